@@ -1,0 +1,61 @@
+import ArgumentParser
+import FateUpgradeCore
+import Foundation
+
+@main
+struct FateUpgrade: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fate-upgrade",
+        abstract: "Upgrade a FATE cluster from v1.4.0–v1.4.3 to v1.4.4, safely.",
+        discussion: """
+            On the jump host, `pack` writes upgrade_package_new.tar.gz with your parameters;
+            `inspect` shows the parameters a package holds.
+            """,
+        version: "0.1.0",
+        subcommands: [Pack.self, Inspect.self]
+    )
+
+    /// Errors that speak for themselves get one line each, prefixed with the tool's name,
+    /// and exit status 1; usage errors keep argument-parser's message and status.
+    static func main() {
+        // libarchive converts path names through the C locale; make it UTF-8 so that
+        // non-ASCII names pass through unchanged whatever the caller's environment.
+        if setlocale(LC_CTYPE, "") == nil || !String(cString: nl_langinfo(nl_item(CODESET))).uppercased().contains("UTF") {
+            setlocale(LC_CTYPE, "C.UTF-8")
+        }
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ParameterProblems {
+            for problem in error.problems { report(problem.description) }
+            Foundation.exit(1)
+        } catch let error as PackageError {
+            report(error.description)
+            Foundation.exit(1)
+        } catch let error as InputError {
+            report(error.description)
+            Foundation.exit(1)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    static func report(_ line: String) {
+        FileHandle.standardError.write(Data("fate-upgrade: \(line)\n".utf8))
+    }
+}
+
+/// How results are shown: human text, or one JSON object on stdout.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Print a machine-readable JSON summary on stdout (no secrets).")
+    var json = false
+}
+
+extension FateUpgrade {
+    static func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        FileHandle.standardOutput.write(try encoder.encode(value))
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+}

@@ -1,0 +1,295 @@
+import ArgumentParser
+import FateUpgradeCore
+import Foundation
+
+extension FateUpgrade {
+    struct Pack: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write upgrade_package_new.tar.gz with the script's parameters set.",
+            discussion: """
+                Reads the package (.tar.gz, .tar or an unpacked upgrade_package/ folder), sets the
+                parameters in upgrade_script.sh (or upgrade.sh) and writes a new gzip-compressed tar
+                in one pass; every other entry is copied unchanged. The output is written 0600,
+                since it holds DB_PASS, and renamed into place only when complete.
+
+                Values: DB_USER and DB_PASS are taken literally. In path parameters, a leading ~/
+                is the home folder of the user running the script, $NAME refers to a parameter
+                assigned earlier in the script (e.g. MYSQL_ROOT='$FATE_ROOT/common/mysql/mysql-8.0.13'),
+                and $$ is a literal $.
+
+                DB_PASS can come from --db-pass-stdin, --db-pass-file or the FATE_DB_PASS
+                environment variable, which keeps it out of shell history and ps.
+                """
+        )
+
+        @Argument(help: "The upgrade package: .tar.gz, .tar, or an unpacked upgrade_package/ folder.",
+                  completion: .file())
+        var input = "upgrade_1_4_0-1_4_4.tar.gz"
+
+        @Option(name: [.short, .long], help: "Where to write the new package.", completion: .file())
+        var output = "upgrade_package_new.tar.gz"
+
+        @Option(name: .customLong("set"), help: ArgumentHelp("Set a parameter (repeatable).", valueName: "NAME=VALUE"))
+        var assignments: [String] = []
+
+        @Option(name: .customLong("params"), help: ArgumentHelp("A YAML file of NAME: value lines.", valueName: "file"),
+                completion: .file(extensions: ["yaml", "yml"]))
+        var parameterFile: String?
+
+        @Flag(help: "Read DB_PASS from standard input (one line; not echoed at a terminal).")
+        var dbPassStdin = false
+
+        @Option(help: ArgumentHelp("Read DB_PASS from the first line of a file.", valueName: "file"), completion: .file())
+        var dbPassFile: String?
+
+        @Flag(help: "Replace the output file if it exists.")
+        var force = false
+
+        @Flag(help: "Print a diff of the parameter block (DB_PASS masked) and write nothing.")
+        var dryRun = false
+
+        @Option(help: "gzip compression level, 1 (fastest) to 9 (smallest).")
+        var compressionLevel = 6
+
+        @OptionGroup var outputOptions: OutputOptions
+
+        func validate() throws {
+            if dbPassStdin && dbPassFile != nil {
+                throw ValidationError("--db-pass-stdin and --db-pass-file both give DB_PASS; use one")
+            }
+            guard (1...9).contains(compressionLevel) else {
+                throw ValidationError("--compression-level must be 1 to 9")
+            }
+            var seen: Set<String> = []
+            for assignment in assignments {
+                guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
+                    throw ValidationError("--set expects NAME=VALUE, got '\(assignment.prefix { $0 != "=" })'")
+                }
+                let name = String(assignment[..<equals])
+                guard seen.insert(name).inserted else { throw ValidationError("--set \(name) is given twice") }
+            }
+            if seen.contains("DB_PASS") && (dbPassStdin || dbPassFile != nil) {
+                throw ValidationError("DB_PASS is given by both --set and \(dbPassStdin ? "--db-pass-stdin" : "--db-pass-file"); use one")
+            }
+        }
+
+        mutating func run() throws {
+            let settings = try requestedSettings()
+            let package = try UpgradePackage(path: input)
+            try checkOutputPath(package)
+
+            // Read and check everything before the output is opened: a refused run writes nothing.
+            let script = try package.readScript()
+            let block = try ShellParameterBlock(parsing: script.bytes, file: "\(input):\(script.path)")
+            let plan = try ParameterPlan(block: block, settings: settings)
+            if block.hasCRLF {
+                Terminal.warn("\(script.path) has Windows (CR LF) line endings, which break it on the target ($'\\r': command not found); it is written with LF endings")
+            }
+
+            if dryRun {
+                if !force, FileManager.default.fileExists(atPath: output) {
+                    Terminal.warn("\(output) exists; a real run needs --force to replace it")
+                }
+                let lines = plan.maskedBlockLines()
+                let diff = UnifiedDiff.make(old: lines.old, new: lines.new, oldLabel: "a/\(script.path)",
+                                            newLabel: "b/\(script.path)", firstLine: block.lines.lowerBound)
+                if outputOptions.json {
+                    try FateUpgrade.printJSON(PackReport(plan: plan, script: script.path, input: input, output: nil, summary: nil, diff: diff))
+                } else {
+                    print(diff.isEmpty ? "no parameter changes in \(script.path)" : diff, terminator: diff.isEmpty ? "\n" : "")
+                }
+                return
+            }
+
+            let rendered = plan.renderedScript()
+            let file = try AtomicOutputFile(path: output, overwrite: force, mode: 0o600)
+            defer { file.discard() }
+            let progress = ProgressMeter(total: package.inputSize, label: "packing")
+            let summary = try package.rewrite(
+                to: file.fileDescriptor, outputPath: output, gzip: !output.hasSuffix(".tar"),
+                compressionLevel: compressionLevel, progress: progress.update
+            ) { found in
+                // The package must not have changed since it was checked.
+                guard found.path == script.path, found.bytes == script.bytes else {
+                    throw PackageError.unreadable(input, "\(found.path) changed while it was being packed")
+                }
+                return rendered
+            }
+            progress.finish()
+            try file.commit(overwrite: force)
+
+            if outputOptions.json {
+                try FateUpgrade.printJSON(PackReport(plan: plan, script: script.path, input: input, output: output, summary: summary, diff: nil))
+                return
+            }
+            let megabytes = { (bytes: Int64) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+            print("wrote \(output): \(summary.entries) entries, \(megabytes(summary.bytesOut))")
+            if plan.changes.isEmpty {
+                print("no parameter changed in \(script.path)")
+            }
+            for change in plan.changes {
+                let values = change.kind.isSecret ? "changed (hidden)" : "\(change.oldValue) -> \(change.newValue)"
+                print("  \(change.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(values)")
+            }
+        }
+
+        /// Values in order of precedence: the --params file, then FATE_DB_PASS, then --set,
+        /// then --db-pass-stdin / --db-pass-file. Later ones win.
+        func requestedSettings() throws -> [ParameterSetting] {
+            var settings: [ParameterSetting] = []
+            if let parameterFile {
+                let document = try YAMLDocument(parsing: try readFile(parameterFile), file: parameterFile)
+                for item in try document.flatMapping() {
+                    settings.append(ParameterSetting(name: item.key, value: item.value, origin: "\(parameterFile):\(item.line)"))
+                }
+            }
+            for assignment in assignments {
+                let equals = assignment.firstIndex(of: "=")!
+                let name = String(assignment[..<equals])
+                if name == "DB_PASS" {
+                    Terminal.warn("--set DB_PASS=… leaves the password in shell history and in ps; prefer --db-pass-stdin, --db-pass-file or FATE_DB_PASS")
+                }
+                settings.append(ParameterSetting(name: name, value: String(assignment[assignment.index(after: equals)...]), origin: "--set"))
+            }
+            if dbPassStdin {
+                guard let line = Terminal.readSecretLine(prompt: "DB_PASS: ") else {
+                    throw InputError(SourceLocation(file: "standard input"), "no DB_PASS line to read (--db-pass-stdin)")
+                }
+                settings.append(ParameterSetting(name: "DB_PASS", value: line, origin: "--db-pass-stdin"))
+            }
+            if let dbPassFile {
+                let text = String(decoding: try readFile(dbPassFile), as: UTF8.self)
+                let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+                settings.append(ParameterSetting(name: "DB_PASS", value: line.hasSuffix("\r") ? String(line.dropLast()) : line,
+                                                 origin: "--db-pass-file"))
+            }
+            if !settings.contains(where: { $0.name == "DB_PASS" }), let fromEnvironment = ProcessInfo.processInfo.environment["FATE_DB_PASS"] {
+                settings.insert(ParameterSetting(name: "DB_PASS", value: fromEnvironment, origin: "FATE_DB_PASS"), at: 0)
+            }
+            return settings
+        }
+
+        /// Reads a whole file; also pipes such as `<(pass show db)`, which keep secrets off disk.
+        private func readFile(_ path: String) throws -> [UInt8] {
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                let reason = FileManager.default.fileExists(atPath: path) ? "cannot read it" : "no such file"
+                throw InputError(SourceLocation(file: path), reason)
+            }
+            defer { try? handle.close() }
+            do {
+                return [UInt8](try handle.readToEnd() ?? Data())
+            } catch {
+                throw InputError(SourceLocation(file: path), "cannot read it: \(error.localizedDescription)")
+            }
+        }
+
+        /// The output must not be the input, nor lie inside an input folder being read.
+        private func checkOutputPath(_ package: UpgradePackage) throws {
+            let inputPath = URL(fileURLWithPath: input).resolvingSymlinksInPath().path
+            let outputPath = URL(fileURLWithPath: output).resolvingSymlinksInPath().path
+            if inputPath == outputPath {
+                throw PackageError.write(output, "it is the input package; choose another output name")
+            }
+            if package.isFolder, outputPath.hasPrefix(inputPath + "/") {
+                throw PackageError.write(output, "it is inside the package folder \(input) being packed")
+            }
+            if !dryRun, !force, FileManager.default.fileExists(atPath: output) {
+                throw PackageError.write(output, "it already exists (use --force to replace it)")
+            }
+        }
+    }
+}
+
+/// The --json summary: what was done, without secret values.
+struct PackReport: Encodable {
+    struct Change: Encodable {
+        var name: String
+        var line: Int
+        var secret: Bool
+        var from: String?
+        var to: String?
+    }
+
+    var input: String
+    var output: String?
+    var script: String
+    var dryRun: Bool
+    var entries: Int?
+    var bytesIn: Int64?
+    var bytesOut: Int64?
+    var lineEndingsConverted: Bool
+    var changed: [Change]
+    var diff: String?
+
+    init(plan: ParameterPlan, script: String, input: String, output: String?, summary: UpgradePackage.Summary?, diff: String?) {
+        self.input = input
+        self.output = output
+        self.script = script
+        dryRun = summary == nil
+        entries = summary?.entries
+        bytesIn = summary.map { $0.bytesIn }
+        bytesOut = summary?.bytesOut
+        lineEndingsConverted = plan.block.hasCRLF
+        changed = plan.changes.map {
+            Change(name: $0.name, line: $0.line, secret: $0.kind.isSecret,
+                   from: $0.kind.isSecret ? nil : $0.oldValue, to: $0.kind.isSecret ? nil : $0.newValue)
+        }
+        self.diff = diff
+    }
+}
+
+extension FateUpgrade {
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the parameters an upgrade package's script sets (DB_PASS masked), changing nothing."
+        )
+
+        @Argument(help: "The upgrade package: .tar.gz, .tar, or an unpacked upgrade_package/ folder.",
+                  completion: .file())
+        var input: String
+
+        @OptionGroup var outputOptions: OutputOptions
+
+        struct Report: Encodable {
+            struct Parameter: Encodable {
+                var name: String
+                var line: Int
+                var kind: String
+                var value: String
+            }
+            var input: String
+            var script: String
+            var firstLine: Int
+            var lastLine: Int
+            var framing: String
+            var lineEndings: String
+            var parameters: [Parameter]
+        }
+
+        func run() throws {
+            let package = try UpgradePackage(path: input)
+            let script = try package.readScript()
+            let block = try ShellParameterBlock(parsing: script.bytes, file: "\(input):\(script.path)")
+            let values = block.currentValues()
+            let framing: String
+            switch block.framing {
+            case .banners(let opening, let closing): framing = "between the banner lines \(opening) and \(closing)"
+            case .leadingAssignments: framing = "the first assignments after the preamble (no banner lines)"
+            }
+            if outputOptions.json {
+                try FateUpgrade.printJSON(Report(
+                    input: input, script: script.path, firstLine: block.lines.lowerBound, lastLine: block.lines.upperBound,
+                    framing: framing, lineEndings: block.hasCRLF ? "CRLF" : "LF",
+                    parameters: values.map { .init(name: $0.name, line: $0.line, kind: "\($0.kind)", value: $0.value) }))
+                return
+            }
+            print("\(script.path), lines \(block.lines.lowerBound)–\(block.lines.upperBound), \(framing):")
+            for value in values {
+                print("  \(value.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(value.value)")
+            }
+            if block.hasCRLF {
+                print("line endings: CR LF (Windows); `fate-upgrade pack` writes them as LF")
+            }
+        }
+    }
+}

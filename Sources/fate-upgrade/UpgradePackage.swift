@@ -1,0 +1,351 @@
+import CArchive
+import FateUpgradeCore
+import Foundation
+
+/// Why a package could not be read or written. Each description is one line naming the file.
+enum PackageError: Error, CustomStringConvertible {
+    case missing(String)
+    case unreadable(String, String)
+    case notAnArchive(String, String)
+    case corrupt(String, String)
+    case noScript(String, seen: [String])
+    case twoScripts(String, String, String)
+    case scriptTooLarge(String, String)
+    case write(String, String)
+
+    var description: String {
+        switch self {
+        case .missing(let path): "\(path): no such file or folder"
+        case .unreadable(let path, let reason): "\(path): cannot read: \(reason)"
+        case .notAnArchive(let path, let detail): "\(path): not a tar or tar.gz archive (\(detail))"
+        case .corrupt(let path, let detail): "\(path): truncated or corrupt archive: \(detail)"
+        case .noScript(let path, let seen):
+            "\(path): no upgrade_script.sh or upgrade.sh in the package; top-level entries seen: "
+                + (seen.isEmpty ? "none" : seen.joined(separator: ", "))
+        case .twoScripts(let path, let first, let second): "\(path): two upgrade scripts in the package: \(first) and \(second)"
+        case .scriptTooLarge(let path, let script): "\(path): \(script) is larger than 16 MiB; not an upgrade script"
+        case .write(let path, let reason): "\(path): cannot write: \(reason)"
+        }
+    }
+}
+
+// archive_entry.h defines these as macros with casts, which Swift does not import.
+private let fileTypeRegular: mode_t = 0o100000
+private let fileTypeDirectory: mode_t = 0o040000
+
+/// A libarchive reader over a tar / tar.gz file, or over an unpacked folder (libarchive's disk reader).
+/// This type and `ArchiveWriter` are the only holders of libarchive pointers.
+final class ArchiveReader {
+    private let handle: OpaquePointer
+    private let path: String
+    /// For folders: the prefix replaced so that entries are named `upgrade_package/…` as `tar` would.
+    private let folderPrefix: (disk: String, archive: String)?
+    private let diskEntry: OpaquePointer?
+    private let linkResolver: OpaquePointer?
+    private var pendingDescend = false
+
+    init(archiveAt path: String) throws(PackageError) {
+        self.path = path
+        handle = archive_read_new()
+        folderPrefix = nil
+        diskEntry = nil
+        linkResolver = nil
+        archive_read_support_filter_all(handle)
+        archive_read_support_format_all(handle)
+        if archive_read_open_filename(handle, path, 256 * 1024) != ARCHIVE_OK {
+            let message = lastError
+            archive_read_free(handle)
+            throw .unreadable(path, message)
+        }
+    }
+
+    init(folderAt path: String) throws(PackageError) {
+        self.path = path
+        handle = archive_read_disk_new()
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        folderPrefix = (absolute, URL(fileURLWithPath: absolute).lastPathComponent)
+        diskEntry = archive_entry_new()
+        linkResolver = archive_entry_linkresolver_new()
+        archive_entry_linkresolver_set_strategy(linkResolver, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED)
+        archive_read_disk_set_standard_lookup(handle)
+        archive_read_disk_set_symlink_physical(handle)
+        // Only what `tar` itself would record by default: no xattrs, ACLs or file flags.
+        archive_read_disk_set_behavior(handle, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_FFLAGS)
+        if archive_read_disk_open(handle, absolute) != ARCHIVE_OK {
+            let message = lastError
+            archive_read_free(handle)
+            throw .unreadable(path, message)
+        }
+    }
+
+    deinit {
+        archive_read_free(handle)
+        if let diskEntry { archive_entry_free(diskEntry) }
+        if let linkResolver { archive_entry_linkresolver_free(linkResolver) }
+    }
+
+    var lastError: String {
+        archive_error_string(handle).map { String(cString: $0) } ?? "unknown libarchive error"
+    }
+
+    /// Bytes consumed from the input file so far (compressed bytes for .tar.gz).
+    var bytesRead: Int64 { folderPrefix == nil ? archive_filter_bytes(handle, -1) : 0 }
+
+    /// libarchive's format code of the last header read.
+    var format: Int32 { archive_format(handle) }
+
+    var formatName: String { archive_format_name(handle).map { String(cString: $0) } ?? "unknown" }
+
+    /// The next entry, or nil at the end. The entry is valid until the next call.
+    func next() throws(PackageError) -> OpaquePointer? {
+        if let folderPrefix, let diskEntry {
+            if pendingDescend { archive_read_disk_descend(handle) }
+            let status = archive_read_next_header2(handle, diskEntry)
+            if status == ARCHIVE_EOF { return nil }
+            guard status >= ARCHIVE_WARN else { throw .unreadable(path, lastError) }
+            pendingDescend = archive_entry_filetype(diskEntry) == fileTypeDirectory
+            let name = String(cString: archive_entry_pathname(diskEntry))
+            archive_entry_copy_pathname(diskEntry, folderPrefix.archive + name.dropFirst(folderPrefix.disk.count))
+            var entry: OpaquePointer? = diskEntry
+            var spare: OpaquePointer? = nil
+            // With the tar strategy libarchive never defers an entry, so `entry` stays set.
+            archive_entry_linkify(linkResolver, &entry, &spare)
+            return entry ?? diskEntry
+        }
+        var entry: OpaquePointer? = nil
+        let status = archive_read_next_header(handle, &entry)
+        switch status {
+        case ARCHIVE_EOF: return nil
+        case ARCHIVE_OK, ARCHIVE_WARN: return entry
+        default: throw classify()
+        }
+    }
+
+    /// Reads the current entry's data in blocks; `body` gets each block and its offset.
+    func readData(_ body: (UnsafeRawBufferPointer, Int64) throws(PackageError) -> Void) throws(PackageError) {
+        var buffer: UnsafeRawPointer? = nil
+        var size = 0
+        var offset: Int64 = 0
+        while true {
+            let status = archive_read_data_block(handle, &buffer, &size, &offset)
+            if status == ARCHIVE_EOF { return }
+            guard status >= ARCHIVE_WARN else { throw folderPrefix == nil ? classify() : .unreadable(path, lastError) }
+            try body(UnsafeRawBufferPointer(start: buffer, count: size), offset)
+        }
+    }
+
+    private func classify() -> PackageError {
+        let message = lastError
+        if message.contains("Unrecognized archive format") {
+            return .notAnArchive(path, "libarchive: \(message)")
+        }
+        return .corrupt(path, message)
+    }
+}
+
+/// A libarchive writer producing a tar (gzip-compressed unless asked otherwise) on a file descriptor.
+final class ArchiveWriter {
+    private let handle: OpaquePointer
+    private let path: String
+
+    init(fileDescriptor: Int32, path: String, format: Int32, gzip: Bool, compressionLevel: Int) throws(PackageError) {
+        self.path = path
+        handle = archive_write_new()
+        let formatStatus: Int32
+        switch format & ARCHIVE_FORMAT_BASE_MASK {
+        case ARCHIVE_FORMAT_TAR where format == ARCHIVE_FORMAT_TAR_GNUTAR:
+            formatStatus = archive_write_set_format_gnutar(handle)
+        default:
+            formatStatus = archive_write_set_format_pax_restricted(handle)
+        }
+        var status = formatStatus
+        if gzip {
+            if status == ARCHIVE_OK { status = archive_write_add_filter_gzip(handle) }
+            // No timestamp in the gzip header: the same input and parameters give the same bytes.
+            if status == ARCHIVE_OK { status = archive_write_set_filter_option(handle, "gzip", "timestamp", nil) }
+            if status == ARCHIVE_OK {
+                status = archive_write_set_filter_option(handle, "gzip", "compression-level", String(compressionLevel))
+            }
+        }
+        if status == ARCHIVE_OK { status = archive_write_open_fd(handle, fileDescriptor) }
+        guard status == ARCHIVE_OK else {
+            let message = archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error"
+            archive_write_free(handle)
+            throw .write(path, message)
+        }
+    }
+
+    deinit { archive_write_free(handle) }
+
+    private func failure() -> PackageError {
+        .write(path, archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error")
+    }
+
+    func writeHeader(_ entry: OpaquePointer) throws(PackageError) {
+        guard archive_write_header(handle, entry) >= ARCHIVE_WARN else { throw failure() }
+    }
+
+    func writeData(_ bytes: UnsafeRawBufferPointer) throws(PackageError) {
+        var remaining = bytes
+        while !remaining.isEmpty {
+            let written = archive_write_data(handle, remaining.baseAddress, remaining.count)
+            guard written > 0 else { throw failure() }
+            remaining = UnsafeRawBufferPointer(rebasing: remaining[Int(written)...])
+        }
+    }
+
+    func write(_ bytes: [UInt8]) throws(PackageError) {
+        let result: Result<Void, PackageError> = bytes.withUnsafeBytes { buffer in Result { () throws(PackageError) in try writeData(buffer) } }
+        try result.get()
+    }
+
+    func writeZeros(_ count: Int64) throws(PackageError) {
+        let chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        var remaining = count
+        while remaining > 0 {
+            let size = Int(min(remaining, Int64(chunk.count)))
+            try write(Array(chunk[..<size]))
+            remaining -= Int64(size)
+        }
+    }
+
+    /// Bytes written to the file so far (after compression).
+    var bytesWritten: Int64 { archive_filter_bytes(handle, -1) }
+
+    func finish() throws(PackageError) {
+        guard archive_write_close(handle) == ARCHIVE_OK else { throw failure() }
+    }
+}
+
+/// An upgrade package: `upgrade_1_4_0-1_4_4.tar.gz`, a plain `.tar`, or an unpacked `upgrade_package/` folder.
+struct UpgradePackage {
+    static let scriptNames = ["upgrade_script.sh", "upgrade.sh"]
+    static let maximumScriptSize = 16 << 20
+
+    let path: String
+    let isFolder: Bool
+
+    init(path: String) throws(PackageError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .missing(path) }
+        self.path = path
+        self.isFolder = isDirectory.boolValue
+        if !isFolder, access(path, R_OK) != 0 {
+            throw .unreadable(path, String(cString: strerror(errno)))
+        }
+    }
+
+    /// Size on disk, for progress (nil for folders).
+    var inputSize: Int64? {
+        guard !isFolder, let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber else { return nil }
+        return size.int64Value
+    }
+
+    func reader() throws(PackageError) -> ArchiveReader {
+        isFolder ? try ArchiveReader(folderAt: path) : try ArchiveReader(archiveAt: path)
+    }
+
+    /// Whether an entry path names the upgrade script: at the top or one folder down.
+    static func isScript(_ entryPath: String) -> Bool {
+        let components = entryPath.split(separator: "/").filter { $0 != "." }
+        return components.count <= 2 && components.last.map { scriptNames.contains(String($0)) } == true
+    }
+
+    struct Script {
+        var path: String
+        var bytes: [UInt8]
+    }
+
+    /// Reads entries until the upgrade script and returns it, writing nothing.
+    func readScript() throws(PackageError) -> Script {
+        let reader = try reader()
+        var topLevel: [String] = []
+        while let entry = try reader.next() {
+            let name = String(cString: archive_entry_pathname(entry))
+            UpgradePackage.noteTopLevel(name, in: &topLevel)
+            if archive_entry_filetype(entry) == fileTypeRegular, UpgradePackage.isScript(name) {
+                return Script(path: name, bytes: try read(entry: entry, named: name, from: reader))
+            }
+        }
+        throw .noScript(path, seen: topLevel)
+    }
+
+    struct Summary {
+        var entries = 0
+        var bytesIn: Int64 = 0
+        var bytesOut: Int64 = 0
+        var scriptPath = ""
+        var format = ""
+    }
+
+    /// Copies every entry to `fileDescriptor` as a new tar(.gz); the script's bytes go through `transform`.
+    /// Entries other than the script are passed through unchanged, data streamed block by block.
+    func rewrite(to fileDescriptor: Int32, outputPath: String, gzip: Bool, compressionLevel: Int,
+                 progress: (Int64) -> Void,
+                 transform: (Script) throws -> [UInt8]) throws -> Summary {
+        let reader = try reader()
+        var writer: ArchiveWriter? = nil
+        var summary = Summary()
+        var topLevel: [String] = []
+        var script: String? = nil
+        while let entry = try reader.next() {
+            let name = String(cString: archive_entry_pathname(entry))
+            UpgradePackage.noteTopLevel(name, in: &topLevel)
+            if writer == nil {
+                if !isFolder, reader.format & ARCHIVE_FORMAT_BASE_MASK != ARCHIVE_FORMAT_TAR {
+                    throw PackageError.notAnArchive(path, "it is a \(reader.formatName) archive")
+                }
+                // Keep the input's tar dialect (GNU tar stays GNU tar); created lazily because
+                // libarchive knows the format only after the first header.
+                writer = try ArchiveWriter(fileDescriptor: fileDescriptor, path: outputPath,
+                                           format: isFolder ? ARCHIVE_FORMAT_TAR_PAX_RESTRICTED : reader.format,
+                                           gzip: gzip, compressionLevel: compressionLevel)
+                summary.format = isFolder ? "folder" : reader.formatName
+            }
+            guard let writer else { break }
+            if archive_entry_filetype(entry) == fileTypeRegular, UpgradePackage.isScript(name) {
+                if let script { throw PackageError.twoScripts(path, script, name) }
+                script = name
+                let original = try read(entry: entry, named: name, from: reader)
+                let edited = try transform(Script(path: name, bytes: original))
+                archive_entry_set_size(entry, Int64(edited.count))
+                try writer.writeHeader(entry)
+                try writer.write(edited)
+            } else {
+                try writer.writeHeader(entry)
+                if archive_entry_size_is_set(entry) != 0, archive_entry_size(entry) > 0, archive_entry_hardlink(entry) == nil {
+                    var written: Int64 = 0
+                    try reader.readData { block, offset throws(PackageError) in
+                        // Sparse entries skip ranges; the copy fills them with zeros.
+                        if offset > written { try writer.writeZeros(offset - written) }
+                        try writer.writeData(block)
+                        written = offset + Int64(block.count)
+                        progress(reader.bytesRead)
+                    }
+                }
+            }
+            summary.entries += 1
+        }
+        guard let writer else { throw PackageError.notAnArchive(path, "it holds no entries") }
+        guard let script else { throw PackageError.noScript(path, seen: topLevel) }
+        try writer.finish()
+        summary.scriptPath = script
+        summary.bytesIn = isFolder ? 0 : reader.bytesRead
+        summary.bytesOut = writer.bytesWritten
+        return summary
+    }
+
+    private func read(entry: OpaquePointer, named name: String, from reader: ArchiveReader) throws(PackageError) -> [UInt8] {
+        let size = archive_entry_size(entry)
+        guard size <= UpgradePackage.maximumScriptSize else { throw .scriptTooLarge(path, name) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(size))
+        try reader.readData { block, _ in bytes += block }
+        return bytes
+    }
+
+    private static func noteTopLevel(_ name: String, in seen: inout [String]) {
+        let top = name.split(separator: "/").first { $0 != "." }.map(String.init) ?? name
+        if !seen.contains(top), seen.count < 20 { seen.append(top) }
+    }
+}
