@@ -63,7 +63,13 @@ public struct ShellWord: Hashable, Sendable {
             switch part {
             case .home:
                 out += "~"
-            case .literal(let text):
+            case .literal(var text):
+                // A tilde prefix ends at the first unquoted `/`: quoting that slash would
+                // leave a literal `~`.
+                if index > 0, parts[index - 1] == .home, text.hasPrefix("/") {
+                    out += "/"
+                    text.removeFirst()
+                }
                 if text.unicodeScalars.allSatisfy(ShellWord.isBare) {
                     out += text
                 } else {

@@ -258,7 +258,8 @@ public struct ParameterPlan: Sendable {
     public func maskedBlockLines() -> (old: [String], new: [String]) {
         let masked = block.maskedScript()
         var values: [String: String] = [:]
-        for change in changes { values[change.name] = change.kind.isSecret ? ShellParameterBlock.mask : change.newText }
+        // A changed secret must still show up as a change, without showing either value.
+        for change in changes { values[change.name] = change.kind.isSecret ? ShellParameterBlock.mask + "(changed)" : change.newText }
         for assignment in block.assignments where values[assignment.name] == nil
             && ParameterKind.of(name: assignment.name, current: assignment.word).isSecret {
             values[assignment.name] = ShellParameterBlock.mask

@@ -775,11 +775,12 @@ def add_bulk(tar, bulk_mb, seed):
 # the package
 # ---------------------------------------------------------------------------
 
-def write_package(fileobj, script_bytes, bulk_mb, seed):
+def write_package(fileobj, script_bytes, bulk_mb, seed, script_name="upgrade_script.sh"):
     pypkg = build_python_package()
     with open_tar_writer(fileobj) as tar:
         add_dir(tar, TOP, 0o755, ts(9, 11, 30, 0))
-        add_bytes(tar, f"{TOP}/upgrade_script.sh", script_bytes, 0o755, ts(9, 11, 20, 42))
+        if script_name:
+            add_bytes(tar, f"{TOP}/{script_name}", script_bytes, 0o755, ts(9, 11, 20, 42))
         add_bytes(tar, f"{TOP}/upgrade_python_package.tar.gz", pypkg, 0o644, ts(9, 10, 5, 17))
 
         add_dir(tar, f"{TOP}/sql", 0o750, ts(3, 16, 0, 0))
@@ -833,6 +834,8 @@ def main(argv=None):
     ap.add_argument("--format", choices=["tar.gz", "tar", "dir"], default="tar.gz")
     ap.add_argument("--script", type=Path, default=DEFAULT_SCRIPT,
                     help="upgrade script to embed (default: upgrade_script.sh beside this file)")
+    ap.add_argument("--script-name", default="upgrade_script.sh",
+                    help="member name of the script (upgrade.sh for 1.5.x-style packages; '' for none)")
     ap.add_argument("--crlf", action="store_true",
                     help="store the script with CRLF line endings")
     ap.add_argument("--bulk-mb", type=float, default=0, metavar="N",
@@ -848,14 +851,14 @@ def main(argv=None):
     out = Path(args.out)
     if args.format == "tar.gz":
         with open(out, "wb") as f, gzip_writer(f) as gz:
-            write_package(gz, script, args.bulk_mb, args.seed)
+            write_package(gz, script, args.bulk_mb, args.seed, args.script_name)
     elif args.format == "tar":
         with open(out, "wb") as f:
-            write_package(f, script, args.bulk_mb, args.seed)
+            write_package(f, script, args.bulk_mb, args.seed, args.script_name)
     else:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out, prefix=".fixture-", suffix=".tar") as tmp:
-            write_package(tmp, script, args.bulk_mb, args.seed)
+            write_package(tmp, script, args.bulk_mb, args.seed, args.script_name)
             tmp.flush()
             extract_to_dir(tmp.name, out)
 

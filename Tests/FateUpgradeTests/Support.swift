@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+/// The result of running a command: exit status and both output streams.
+struct Run {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var output: String { stdout + stderr }
+}
+
+enum Support {
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = repository.appendingPathComponent("Tests/Fixtures")
+
+    /// The `fate-upgrade` built beside this test bundle.
+    static var binary: String {
+        if let override = ProcessInfo.processInfo.environment["FATE_UPGRADE_BIN"] { return override }
+        let folder = Bundle.main.executableURL!.deletingLastPathComponent()
+        return folder.appendingPathComponent("fate-upgrade").path
+    }
+
+    /// Runs a program to completion; stdout and stderr go through files so neither pipe can fill up.
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil,
+                    environment: [String: String] = [:], stdin: String? = nil) throws -> Run {
+        let scratch = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let out = scratch.appendingPathComponent("out"), err = scratch.appendingPathComponent("err")
+        try Data().write(to: out)
+        try Data().write(to: err)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
+        process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
+        if let directory { process.currentDirectoryURL = directory }
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "FATE_DB_PASS")
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        let input = Pipe()
+        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus,
+                   stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
+                   stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+    }
+
+    /// Runs `fate-upgrade`.
+    @discardableResult
+    static func tool(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],
+                     stdin: String? = nil) throws -> Run {
+        try run(binary, arguments, in: directory, environment: environment, stdin: stdin)
+    }
+
+    static func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("fate-upgrade-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Builds a fixture upgrade package with the project's fixture builder.
+    static func makePackage(at url: URL, format: String = "tar.gz", extra: [String] = []) throws {
+        let result = try run("python3", [fixtures.appendingPathComponent("make_upgrade_package.py").path,
+                                         url.path, "--format", format] + extra)
+        #expect(result.status == 0, "fixture builder failed: \(result.stderr)")
+    }
+
+    /// The members of a tar(.gz) as Python's tarfile sees them, one dictionary each.
+    static func members(of archive: URL) throws -> [[String: String]] {
+        let result = try run("python3", [fixtures.appendingPathComponent("tar_members.py").path, archive.path])
+        guard result.status == 0 else { throw Failure("tarfile could not read \(archive.lastPathComponent): \(result.stderr)") }
+        let objects = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]] ?? []
+        return objects.map { $0.mapValues { "\($0)" } }
+    }
+
+    /// The bytes of one member, read with Python's tarfile.
+    static func memberBytes(_ name: String, of archive: URL) throws -> [UInt8] {
+        let result = try run("python3", ["-c", """
+            import sys, tarfile
+            with tarfile.open(sys.argv[1]) as t:
+                sys.stdout.buffer.write(t.extractfile(sys.argv[2]).read().hex().encode())
+            """, archive.path, name])
+        guard result.status == 0 else { throw Failure("cannot read \(name): \(result.stderr)") }
+        var bytes: [UInt8] = []
+        var index = result.stdout.startIndex
+        while index < result.stdout.endIndex {
+            let next = result.stdout.index(index, offsetBy: 2)
+            bytes.append(UInt8(result.stdout[index..<next], radix: 16)!)
+            index = next
+        }
+        return bytes
+    }
+
+    static func files(in folder: URL) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+    }
+}
+
+struct Failure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
