@@ -217,7 +217,8 @@ public struct ParameterPlan: Sendable {
                 case nil:
                     if assignment.name != "SUPERVISOR_ROOT" { problem("a path cannot be empty") }
                 case .literal(let text)? where !text.hasPrefix("/"):
-                    problem("must be an absolute path (start with /, ~/ or an earlier parameter such as $\(earlier.first ?? "FATE_ROOT"))")
+                    problem(earlier.isEmpty ? "must be an absolute path (start with / or ~/)"
+                            : "must be an absolute path (start with /, ~/ or an earlier parameter such as $\(earlier[0]))")
                 default: break
                 }
             }

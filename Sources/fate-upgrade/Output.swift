@@ -83,6 +83,12 @@ final class AtomicOutputFile {
     private static func installSignalHandlers() {
         guard !handlersInstalled else { return }
         handlersInstalled = true
+        // A parent may hand us these signals blocked; blocked, they would let the run finish
+        // and replace the output after the operator asked it to stop.
+        var handled = sigset_t()
+        sigemptyset(&handled)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&handled, signal) }
+        sigprocmask(SIG_UNBLOCK, &handled, nil)
         for signal in [SIGINT, SIGTERM, SIGHUP] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { signal in

@@ -52,10 +52,10 @@ final class ArchiveReader {
         linkResolver = nil
         archive_read_support_filter_all(handle)
         archive_read_support_format_all(handle)
+        // libarchive recognises the format while opening, so this is where a non-archive is found.
+        // (No archive_read_free here: deinit runs for a class whose init throws once all is set.)
         if archive_read_open_filename(handle, path, 256 * 1024) != ARCHIVE_OK {
-            let message = lastError
-            archive_read_free(handle)
-            throw .unreadable(path, message)
+            throw classify()
         }
     }
 
@@ -72,9 +72,7 @@ final class ArchiveReader {
         // Only what `tar` itself would record by default: no xattrs, ACLs or file flags.
         archive_read_disk_set_behavior(handle, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_FFLAGS)
         if archive_read_disk_open(handle, absolute) != ARCHIVE_OK {
-            let message = lastError
-            archive_read_free(handle)
-            throw .unreadable(path, message)
+            throw .unreadable(path, lastError)
         }
     }
 
@@ -168,11 +166,7 @@ final class ArchiveWriter {
             }
         }
         if status == ARCHIVE_OK { status = archive_write_open_fd(handle, fileDescriptor) }
-        guard status == ARCHIVE_OK else {
-            let message = archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error"
-            archive_write_free(handle)
-            throw .write(path, message)
-        }
+        guard status == ARCHIVE_OK else { throw failure() }
     }
 
     deinit { archive_write_free(handle) }
@@ -262,12 +256,20 @@ struct UpgradePackage {
         var topLevel: [String] = []
         while let entry = try reader.next() {
             let name = String(cString: archive_entry_pathname(entry))
+            if topLevel.isEmpty { try checkFormat(reader) }
             UpgradePackage.noteTopLevel(name, in: &topLevel)
             if archive_entry_filetype(entry) == fileTypeRegular, UpgradePackage.isScript(name) {
                 return Script(path: name, bytes: try read(entry: entry, named: name, from: reader))
             }
         }
+        if topLevel.isEmpty { throw .notAnArchive(path, "it holds no entries") }
         throw .noScript(path, seen: topLevel)
+    }
+
+    private func checkFormat(_ reader: ArchiveReader) throws(PackageError) {
+        if !isFolder, reader.format & ARCHIVE_FORMAT_BASE_MASK != ARCHIVE_FORMAT_TAR {
+            throw .notAnArchive(path, "it is a \(reader.formatName) archive")
+        }
     }
 
     struct Summary {
@@ -292,9 +294,7 @@ struct UpgradePackage {
             let name = String(cString: archive_entry_pathname(entry))
             UpgradePackage.noteTopLevel(name, in: &topLevel)
             if writer == nil {
-                if !isFolder, reader.format & ARCHIVE_FORMAT_BASE_MASK != ARCHIVE_FORMAT_TAR {
-                    throw PackageError.notAnArchive(path, "it is a \(reader.formatName) archive")
-                }
+                try checkFormat(reader)
                 // Keep the input's tar dialect (GNU tar stays GNU tar); created lazily because
                 // libarchive knows the format only after the first header.
                 writer = try ArchiveWriter(fileDescriptor: fileDescriptor, path: outputPath,
