@@ -1,0 +1,20 @@
+# Sourced by scripts/setup and scripts/test: installs, with apt, whatever of the project's
+# Debian packages is missing. Swift itself (6.x, at /opt/swift or on PATH) must be present.
+deps_install() {
+    local packages=(libarchive-dev libyaml-dev pkg-config python3 dash tar gzip util-linux "$@")
+    local missing=()
+    for package in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing: ${missing[*]}" >&2
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo=sudo
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    fi
+    if ! command -v swift >/dev/null 2>&1; then
+        [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
+    fi
+    command -v swift >/dev/null 2>&1 || { echo "swift not found: install the Swift 6 toolchain (swift.org) first" >&2; exit 1; }
+}
