@@ -246,7 +246,22 @@ public struct ParameterPlan: Sendable {
         }
         if !problems.isEmpty { throw ParameterProblems(problems: problems) }
         self.changes = changes
+
+        // A path left pointing inside the old value of a path that moved is almost always
+        // forgotten (FATE_FLOW_ROOT under the old FATE_ROOT).
+        var warnings: [String] = []
+        for moved in changes where moved.kind == .path && moved.oldValue.hasPrefix("/") {
+            for assignment in block.assignments where requested[assignment.name] == nil {
+                let value = finalValues[assignment.name] ?? ""
+                guard value.hasPrefix(moved.oldValue + "/") else { continue }
+                warnings.append("\(assignment.name) is still \(value), under the old \(moved.name); set it too, or write it as $\(moved.name)\(value.dropFirst(moved.oldValue.count))")
+            }
+        }
+        self.warnings = warnings
     }
+
+    /// Things that are allowed but probably not meant, one line each.
+    public let warnings: [String]
 
     /// The rewritten script; CR LF endings become LF.
     public func renderedScript() -> [UInt8] {

@@ -8,7 +8,7 @@ struct FateUpgrade: ParsableCommand {
         commandName: "fate-upgrade",
         abstract: "Upgrade a FATE cluster from v1.4.0–v1.4.3 to v1.4.4, safely.",
         discussion: """
-            On the jump host, `pack` writes upgrade_package_new.tar.gz with your parameters;
+            On the jump host, `pack` writes upgrade_package_new.tar.gz with your parameters; \
             `inspect` shows the parameters a package holds.
             """,
         version: "0.1.0",

@@ -7,18 +7,17 @@ extension FateUpgrade {
         static let configuration = CommandConfiguration(
             abstract: "Write upgrade_package_new.tar.gz with the script's parameters set.",
             discussion: """
-                Reads the package (.tar.gz, .tar or an unpacked upgrade_package/ folder), sets the
-                parameters in upgrade_script.sh (or upgrade.sh) and writes a new gzip-compressed tar
-                in one pass; every other entry is copied unchanged. The output is written 0600,
-                since it holds DB_PASS, and renamed into place only when complete.
+                Reads the package (.tar.gz, .tar or an unpacked upgrade_package/ folder), sets the parameters in \
+                upgrade_script.sh (or upgrade.sh) and writes a new gzip-compressed tar in one pass; every other \
+                entry is copied unchanged. The output is written 0600, since it holds DB_PASS, and renamed into \
+                place only when complete.
 
-                Values: DB_USER and DB_PASS are taken literally. In path parameters, a leading ~/
-                is the home folder of the user running the script, $NAME refers to a parameter
-                assigned earlier in the script (e.g. MYSQL_ROOT='$FATE_ROOT/common/mysql/mysql-8.0.13'),
-                and $$ is a literal $.
+                Values: DB_USER and DB_PASS are taken literally. In path parameters, a leading ~/ is the home \
+                folder of the user running the script, $NAME refers to a parameter assigned earlier in the script \
+                (MYSQL_ROOT='$FATE_ROOT/common/mysql/mysql-8.0.13'), and $$ is a literal $.
 
-                DB_PASS can come from --db-pass-stdin, --db-pass-file or the FATE_DB_PASS
-                environment variable, which keeps it out of shell history and ps.
+                DB_PASS can come from --db-pass-stdin, --db-pass-file or the FATE_DB_PASS environment variable, \
+                which keeps it out of shell history and ps.
                 """
         )
 
@@ -48,7 +47,7 @@ extension FateUpgrade {
         @Flag(help: "Print a diff of the parameter block (DB_PASS masked) and write nothing.")
         var dryRun = false
 
-        @Option(help: "gzip compression level, 1 (fastest) to 9 (smallest).")
+        @Option(help: ArgumentHelp("gzip compression level, 1 (fastest) to 9 (smallest).", valueName: "level"))
         var compressionLevel = 6
 
         @OptionGroup var outputOptions: OutputOptions
@@ -82,6 +81,7 @@ extension FateUpgrade {
             let script = try package.readScript()
             let block = try ShellParameterBlock(parsing: script.bytes, file: "\(input):\(script.path)")
             let plan = try ParameterPlan(block: block, settings: settings)
+            plan.warnings.forEach(Terminal.warn)
             if block.hasCRLF {
                 Terminal.warn("\(script.path) has Windows (CR LF) line endings, which break it on the target ($'\\r': command not found); it is written with LF endings")
             }

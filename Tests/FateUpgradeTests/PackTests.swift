@@ -240,6 +240,37 @@ import Testing
         #expect(!viaSet.output.contains("s3cret"))
     }
 
+    @Test func aProgressBarShowsOnlyAtATerminal() throws {
+        let (folder, input) = try Self.workspace(extra: ["--bulk-mb", "24"])
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let piped = try Support.tool(["pack", input.path, "-o", folder.appendingPathComponent("a.tar.gz").path])
+        #expect(piped.status == 0)
+        #expect(piped.stderr.isEmpty)
+        // script(1) runs the tool with a pseudo-terminal as its stdout and stderr.
+        let command = [Support.binary, "pack", input.path, "-o", folder.appendingPathComponent("b.tar.gz").path, "--compression-level", "9"]
+            .map { "'\($0)'" }.joined(separator: " ")
+        let terminal = try Support.run("script", ["-qec", command, "/dev/null"])
+        #expect(terminal.status == 0)
+        #expect(terminal.stdout.contains("\rpacking ["))
+        #expect(terminal.stdout.contains(" MiB"))
+        #expect(terminal.stdout.contains("\r\u{1B}[K"), "the bar is cleared when done")
+    }
+
+    @Test func theBundledSampleIsTheFixtureBuildersOutput() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let built = folder.appendingPathComponent("sample.tar.gz")
+        try Support.makePackage(at: built)
+        let bundled = Support.repository.appendingPathComponent("pack/sample/upgrade_1_4_0-1_4_4.tar.gz")
+        #expect(try Data(contentsOf: built) == Data(contentsOf: bundled), "regenerate pack/sample with Tests/Fixtures/make_upgrade_package.py")
+        for parameters in ["pack/allinone.yaml", "pack/ansible.yaml"] {
+            let run = try Support.tool(["pack", bundled.path, "-o", folder.appendingPathComponent("out.tar.gz").path, "--force",
+                                        "--params", Support.repository.appendingPathComponent(parameters).path],
+                                       environment: ["FATE_DB_PASS": "x"])
+            #expect(run.status == 0, "\(parameters): \(run.stderr)")
+        }
+    }
+
     // MARK: - Refusals: one line each, exit 1, nothing written
 
     struct Refusal: CustomStringConvertible, Sendable {

@@ -206,6 +206,14 @@ private let fixture15 = try! [UInt8](Data(contentsOf: Support.fixtures.appending
         #expect(!(lines.old + lines.new).joined().contains("n3w"))
     }
 
+    @Test func warnsAboutPathsLeftUnderAMovedRoot() throws {
+        let settings = [ParameterSetting(name: "FATE_ROOT", value: "/srv/fate", origin: "--set")]
+        let plan = try ParameterPlan(block: block, settings: settings)
+        #expect(plan.warnings == ["FATE_FLOW_ROOT is still /data/projects/fate/python/fate_flow, under the old FATE_ROOT; set it too, or write it as $FATE_ROOT/python/fate_flow"])
+        let fixed = try ParameterPlan(block: block, settings: settings + [ParameterSetting(name: "FATE_FLOW_ROOT", value: "$FATE_ROOT/python/fate_flow", origin: "--set")])
+        #expect(fixed.warnings.isEmpty)
+    }
+
     @Test func currentValuesMaskSecrets() {
         let values = block.currentValues()
         #expect(values.first { $0.name == "DB_PASS" }?.value == "********")
