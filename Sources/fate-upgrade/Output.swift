@@ -104,6 +104,7 @@ final class AtomicOutputFile {
 /// A one-line progress bar on stderr, only when stderr is a terminal and the input is large.
 final class ProgressMeter {
     private let total: Int64
+    private let label: String
     private let enabled: Bool
     private var lastDraw = Date.distantPast
     private var drawn = false
@@ -113,8 +114,6 @@ final class ProgressMeter {
         self.label = label
         enabled = isatty(STDERR_FILENO) == 1 && (total ?? 0) >= 8 << 20
     }
-
-    private let label: String
 
     func update(_ done: Int64) {
         guard enabled else { return }

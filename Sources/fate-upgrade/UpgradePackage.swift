@@ -33,6 +33,11 @@ enum PackageError: Error, CustomStringConvertible {
 private let fileTypeRegular: mode_t = 0o100000
 private let fileTypeDirectory: mode_t = 0o040000
 
+/// An entry's path; libarchive returns NULL when a name cannot be converted, which must not crash.
+private func entryPath(_ entry: OpaquePointer) -> String {
+    archive_entry_pathname(entry).map { String(cString: $0) } ?? "(unnamed entry)"
+}
+
 /// A libarchive reader over a tar / tar.gz file, or over an unpacked folder (libarchive's disk reader).
 /// This type and `ArchiveWriter` are the only holders of libarchive pointers.
 final class ArchiveReader {
@@ -102,7 +107,7 @@ final class ArchiveReader {
             if status == ARCHIVE_EOF { return nil }
             guard status >= ARCHIVE_WARN else { throw .unreadable(path, lastError) }
             pendingDescend = archive_entry_filetype(diskEntry) == fileTypeDirectory
-            let name = String(cString: archive_entry_pathname(diskEntry))
+            let name = entryPath(diskEntry)
             archive_entry_copy_pathname(diskEntry, folderPrefix.archive + name.dropFirst(folderPrefix.disk.count))
             var entry: OpaquePointer? = diskEntry
             var spare: OpaquePointer? = nil
@@ -255,7 +260,7 @@ struct UpgradePackage {
         let reader = try reader()
         var topLevel: [String] = []
         while let entry = try reader.next() {
-            let name = String(cString: archive_entry_pathname(entry))
+            let name = entryPath(entry)
             if topLevel.isEmpty { try checkFormat(reader) }
             UpgradePackage.noteTopLevel(name, in: &topLevel)
             if archive_entry_filetype(entry) == fileTypeRegular, UpgradePackage.isScript(name) {
@@ -291,7 +296,7 @@ struct UpgradePackage {
         var topLevel: [String] = []
         var script: String? = nil
         while let entry = try reader.next() {
-            let name = String(cString: archive_entry_pathname(entry))
+            let name = entryPath(entry)
             UpgradePackage.noteTopLevel(name, in: &topLevel)
             if writer == nil {
                 try checkFormat(reader)
