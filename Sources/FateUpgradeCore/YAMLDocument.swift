@@ -61,16 +61,37 @@ public indirect enum YAMLNode: Sendable {
 /// A YAML text read through libyaml: its events and its (single) document's node tree.
 public struct YAMLDocument: Sendable {
     public let file: String
+    public let bytes: [UInt8]
     public let events: [YAMLEvent]
     /// The document's root node; nil for an empty file.
     public let root: YAMLNode?
+    /// Byte offset of each character, as libyaml counts them (a BOM excluded), and of the end.
+    private let characterOffsets: [Int]
 
     public init(parsing bytes: [UInt8], file: String) throws(InputError) {
         self.file = file
+        self.bytes = bytes
         let events = try YAMLEventReader.read(bytes, file: file)
         self.events = events
         var builder = TreeBuilder(events: events, file: file)
         self.root = try builder.document()
+        let start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        var offsets: [Int] = []
+        offsets.reserveCapacity(bytes.count + 1)
+        for index in start..<bytes.count where bytes[index] & 0xC0 != 0x80 { offsets.append(index) }
+        offsets.append(bytes.count)
+        characterOffsets = offsets
+    }
+
+    /// The byte offset in `bytes` of a libyaml mark, for edits that keep every other byte.
+    public func byteOffset(_ mark: YAMLMark) -> Int {
+        characterOffsets[min(mark.index, characterOffsets.count - 1)]
+    }
+
+    /// The value of a key in a mapping node, with its key node.
+    public static func lookup(_ key: String, in node: YAMLNode?) -> (key: YAMLNode, value: YAMLNode)? {
+        guard case .mapping(let pairs, _, _, _)? = node else { return nil }
+        return pairs.last { $0.key.scalarText == key }
     }
 
     /// The root as a mapping of plain keys to scalar text, for flat settings files.
