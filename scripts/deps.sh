@@ -1,7 +1,7 @@
 # Sourced by scripts/setup and scripts/test: installs, with apt, whatever of the project's
 # Debian packages is missing. Swift itself (6.x, at /opt/swift or on PATH) must be present.
 deps_install() {
-    local packages=(libarchive-dev libyaml-dev pkg-config python3 dash tar gzip util-linux "$@")
+    local packages=(libarchive-dev libyaml-dev pkg-config python3 python3-yaml dash tar gzip util-linux bsdutils "$@")
     local missing=()
     for package in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -13,6 +13,8 @@ deps_install() {
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
     fi
+    # The tests load YAML with PyYAML, as FATE does; a python3 from elsewhere (pyenv) may lack it.
+    python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml >&2
     if ! command -v swift >/dev/null 2>&1; then
         [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
     fi

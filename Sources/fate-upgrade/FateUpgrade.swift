@@ -12,7 +12,7 @@ struct FateUpgrade: ParsableCommand {
             `inspect` shows the parameters a package holds.
             """,
         version: "0.1.0",
-        subcommands: [Pack.self, Inspect.self]
+        subcommands: [Pack.self, Inspect.self, Confmigrate.self]
     )
 
     /// Errors that speak for themselves get one line each, prefixed with the tool's name,

@@ -1,3 +1,4 @@
+import FateUpgradeCore
 import Foundation
 
 /// The temporary file being written, if any, so that a signal handler can remove it.
@@ -14,7 +15,7 @@ final class AtomicOutputFile {
     private var finished = false
 
     /// Fails when `path` exists and `overwrite` is false, or its folder cannot be written.
-    init(path: String, overwrite: Bool, mode: mode_t) throws(PackageError) {
+    init(path: String, overwrite: Bool, mode: mode_t, owner: (uid_t, gid_t)? = nil) throws(PackageError) {
         self.path = path
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
@@ -28,6 +29,12 @@ final class AtomicOutputFile {
         var template = Array("\(folder)/.\(url.lastPathComponent).tmp-XXXXXX".utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard descriptor >= 0 else { throw .write(path, String(cString: strerror(errno))) }
+        if let owner, fchown(descriptor, owner.0, owner.1) != 0 {
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            unlink(template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+            throw .write(path, "cannot keep its owner: \(reason)")
+        }
         fchmod(descriptor, mode)
         fileDescriptor = descriptor
         temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
@@ -134,6 +141,33 @@ final class ProgressMeter {
         guard drawn else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
         drawn = false
+    }
+}
+
+/// Writes all of `bytes` to a file descriptor.
+func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(PackageError) {
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        if written < 0 {
+            if errno == EINTR { continue }
+            throw .write(path, String(cString: strerror(errno)))
+        }
+        offset += written
+    }
+}
+
+/// Reads a whole file; also pipes such as `<(pass show db)`, which keep secrets off disk.
+func readFile(_ path: String) throws(InputError) -> [UInt8] {
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+        let reason = FileManager.default.fileExists(atPath: path) ? "cannot read it" : "no such file"
+        throw InputError(SourceLocation(file: path), reason)
+    }
+    defer { try? handle.close() }
+    do {
+        return [UInt8](try handle.readToEnd() ?? Data())
+    } catch {
+        throw InputError(SourceLocation(file: path), "cannot read it: \(error.localizedDescription)")
     }
 }
 

@@ -169,20 +169,6 @@ extension FateUpgrade {
             return settings
         }
 
-        /// Reads a whole file; also pipes such as `<(pass show db)`, which keep secrets off disk.
-        private func readFile(_ path: String) throws -> [UInt8] {
-            guard let handle = FileHandle(forReadingAtPath: path) else {
-                let reason = FileManager.default.fileExists(atPath: path) ? "cannot read it" : "no such file"
-                throw InputError(SourceLocation(file: path), reason)
-            }
-            defer { try? handle.close() }
-            do {
-                return [UInt8](try handle.readToEnd() ?? Data())
-            } catch {
-                throw InputError(SourceLocation(file: path), "cannot read it: \(error.localizedDescription)")
-            }
-        }
-
         /// The output must not be the input, nor lie inside an input folder being read.
         private func checkOutputPath(_ package: UpgradePackage) throws {
             let inputPath = URL(fileURLWithPath: input).resolvingSymlinksInPath().path

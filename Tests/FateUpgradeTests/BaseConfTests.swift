@@ -180,7 +180,7 @@ func pyyamlRegistry(_ text: String) throws -> [String: Any] {
     func refusesWithFileLineAndColumn(text: String, message: String) throws {
         let bytes: [UInt8] = text.contains("\u{FF}") ? Array("a: 1\n# x ".utf8) + [0xFF, 0x0A] : Array(text.utf8)
         var caught: InputError?
-        do { _ = try BaseConf(parsing: bytes, file: "base_conf.yaml").current() } catch { caught = error as? InputError }
+        do { _ = try BaseConf(parsing: bytes, file: "base_conf.yaml").current() } catch { caught = error }
         let found = try #require(caught)
         #expect(found.description.hasPrefix(message), "\(found)")
     }

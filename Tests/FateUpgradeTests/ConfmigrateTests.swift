@@ -1,0 +1,319 @@
+import FateUpgradeCore
+import Foundation
+import Testing
+
+/// `fate-upgrade confmigrate` on a sandbox FATE root, as on the fateflow machine after the upgrade.
+@Suite struct ConfmigrateTests {
+    struct Sandbox {
+        let folder: URL
+        var fateRoot: URL { folder.appendingPathComponent("fate") }
+        var home: URL { folder.appendingPathComponent("home") }
+        var baseConf: URL { fateRoot.appendingPathComponent("python/arch/conf/base_conf.yaml") }
+        var environment: [String: String] { ["HOME": home.path] }
+
+        init(baseConf text: String = fixture("conf/base_conf-1.4.4.yaml")) throws {
+            folder = try Support.temporaryFolder()
+            try FileManager.default.createDirectory(at: baseConf.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: home.appendingPathComponent("upgrade_package"), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: baseConf)
+        }
+
+        /// A 1.4.0-style backup: settings.py and setting_utils.py with these values (as Python source).
+        @discardableResult
+        func pythonBackup(_ name: String, in place: URL? = nil, useCenter: String = "False", hosts: String = "['127.0.0.1:2181']",
+                          useACL: String = "False", user: String = "'fate'", password: String = "'fate'",
+                          crlf: Bool = false) throws -> URL {
+            let backup = (place ?? fateRoot).appendingPathComponent(name)
+            let flow = backup.appendingPathComponent("fate_flow")
+            try FileManager.default.createDirectory(at: flow.appendingPathComponent("utils"), withIntermediateDirectories: true)
+            var settings = fixture("python-1.4.0/fate_flow/settings.py")
+                .replacingOccurrences(of: "USE_CONFIGURATION_CENTER = False", with: "USE_CONFIGURATION_CENTER = \(useCenter)")
+                .replacingOccurrences(of: "ZOOKEEPER_HOSTS = ['127.0.0.1:2181']", with: "ZOOKEEPER_HOSTS = \(hosts)")
+            var utils = fixture("python-1.4.0/fate_flow/utils/setting_utils.py")
+                .replacingOccurrences(of: "    USE_ACL = False", with: "    USE_ACL = \(useACL)")
+                .replacingOccurrences(of: "    ZK_USERNAME = 'fate'", with: "    ZK_USERNAME = \(user)")
+                .replacingOccurrences(of: "    ZK_PASSWORD = 'fate'", with: "    ZK_PASSWORD = \(password)")
+            if crlf {
+                settings = settings.replacingOccurrences(of: "\n", with: "\r\n")
+                utils = utils.replacingOccurrences(of: "\n", with: "\r\n")
+            }
+            try Data(settings.utf8).write(to: flow.appendingPathComponent("settings.py"))
+            try Data(utils.utf8).write(to: flow.appendingPathComponent("utils/setting_utils.py"))
+            return backup
+        }
+
+        /// A 1.4.2-style backup: its own base_conf.yaml holds the values.
+        func yamlBackup(_ name: String, conf: String) throws {
+            let folder = fateRoot.appendingPathComponent("\(name)/arch/conf")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try Data(conf.utf8).write(to: folder.appendingPathComponent("base_conf.yaml"))
+            try FileManager.default.createDirectory(at: fateRoot.appendingPathComponent("\(name)/fate_flow"), withIntermediateDirectories: true)
+            try Data("WORK_MODE = 0\n".utf8).write(to: fateRoot.appendingPathComponent("\(name)/fate_flow/settings.py"))
+        }
+
+        func run(_ arguments: [String] = [], stdin: String? = nil) throws -> Run {
+            try Support.tool(["confmigrate", "--fate-root", fateRoot.path] + arguments, environment: environment, stdin: stdin)
+        }
+
+        func text() throws -> String { try String(contentsOf: baseConf, encoding: .utf8) }
+
+        /// Files beside base_conf.yaml (backups, temporaries).
+        func confFolder() throws -> [String] { try Support.files(in: baseConf.deletingLastPathComponent()) }
+    }
+
+    static func fixture(_ path: String) -> String {
+        try! String(contentsOf: Support.fixtures.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    /// A Python string literal for any text.
+    static func python(_ text: String) -> String {
+        var out = "'"
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "'": out += "\\'"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "'"
+    }
+
+    @Test func migratesA140BackupTouchingOnlyTheseLines() throws {
+        let sandbox = try Sandbox()
+        defer { try? FileManager.default.removeItem(at: sandbox.folder) }
+        try sandbox.pythonBackup("python_20200901120000", useCenter: "True", hosts: "['10.0.0.1:2181', \"10.0.0.2:2181\"]",
+                                 useACL: "True", user: "'fate_zk'", password: Self.python("p@ss: #1 'x' $HOME"))
+        chmod(sandbox.baseConf.path, 0o640)
+        chown(sandbox.baseConf.path, 1234, 5678)
+        let original = try Data(contentsOf: sandbox.baseConf)
+
+        let run = try sandbox.run()
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!run.output.contains("p@ss"))
+        #expect(run.stdout.contains("backup: \(sandbox.fateRoot.path)/python_20200901120000 (the newest of 1 found)"))
+        #expect(run.stdout.contains("layout: FATE 1.4.0/1.4.1"))
+        #expect(run.stdout.contains("use_registry         true  (from USE_CONFIGURATION_CENTER in \(sandbox.fateRoot.path)/python_20200901120000/fate_flow/settings.py:"))
+        #expect(run.stdout.contains("zookeeper.password   ********  (from ZK_PASSWORD in "))
+
+        let expected = Self.fixture("conf/base_conf-1.4.4.yaml")
+            .replacingOccurrences(of: "use_registry: false\n", with: "use_registry: true\n")
+            .replacingOccurrences(of: "    - 127.0.0.1:2281\n", with: "    - 10.0.0.1:2181\n    - 10.0.0.2:2181\n")
+            .replacingOccurrences(of: "  user: fate\n", with: "  user: fate_zk\n")
+            .replacingOccurrences(of: "  password: fate\n", with: "  password: 'p@ss: #1 ''x'' $HOME'\n")
+        #expect(try sandbox.text() == expected)
+        let loaded = try pyyamlRegistry(try sandbox.text())
+        let zookeeper = try #require(loaded["zookeeper"] as? [String: Any])
+        #expect(zookeeper["password"] as? String == "p@ss: #1 'x' $HOME")
+        #expect(zookeeper["use_acl"] as? Bool == true)
+
+        // Mode and owner kept; the previous file kept beside it.
+        let attributes = try FileManager.default.attributesOfItem(atPath: sandbox.baseConf.path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o640)
+        #expect((attributes[.ownerAccountID] as? NSNumber)?.intValue == 1234)
+        #expect((attributes[.groupOwnerAccountID] as? NSNumber)?.intValue == 5678)
+        let files = try sandbox.confFolder()
+        #expect(files.count == 2)
+        let backup = try #require(files.first { $0.hasPrefix("base_conf.yaml.bak.") })
+        #expect(backup.count == "base_conf.yaml.bak.".count + 14)
+        #expect(try Data(contentsOf: sandbox.baseConf.deletingLastPathComponent().appendingPathComponent(backup)) == original)
+
+        // Again: nothing to do.
+        let again = try sandbox.run()
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("already holds these settings; nothing changed"))
+        #expect(try sandbox.confFolder().count == 2)
+        #expect(try sandbox.text() == expected)
+    }
+
+    @Test func dryRunShowsAMaskedDiffAndWritesNothing() throws {
+        let sandbox = try Sandbox()
+        defer { try? FileManager.default.removeItem(at: sandbox.folder) }
+        try sandbox.pythonBackup("python_20200901120000", hosts: "'zk1:2181,zk2:2182'", password: "'n3w-secret'")
+        let before = try sandbox.text()
+        let run = try sandbox.run(["--dry-run"])
+        #expect(run.status == 0, "\(run.stderr)")
+        for line in ["-    - 127.0.0.1:2281\n", "+    - zk1:2181\n", "+    - zk2:2182\n", "-  use_acl: true\n", "+  use_acl: false\n"] {
+            #expect(run.stdout.contains(line), "\(line) missing from \(run.stdout)")
+        }
+        #expect(!run.stdout.contains("use_registry: false\n+use_registry"))
+        #expect(run.stdout.contains("-  password: ********\n+  password: ********(changed)\n"))
+        #expect(run.stdout.contains("dry run: "))
+        #expect(!run.output.contains("n3w-secret") && !run.output.contains("password: fate"))
+        #expect(try sandbox.text() == before)
+        #expect(try sandbox.confFolder() == ["base_conf.yaml"])
+    }
+
+    @Test func picksTheNewestBackupOfBothPlacesAndSaysWhichItSaw() throws {
+        let sandbox = try Sandbox()
+        defer { try? FileManager.default.removeItem(at: sandbox.folder) }
+        try sandbox.pythonBackup("python_20200901120000", hosts: "['old:2181']")
+        try sandbox.pythonBackup("python_20201001120000", in: sandbox.home.appendingPathComponent("upgrade_package"), hosts: "['new:2181']")
+        try sandbox.pythonBackup("python_upgrade_backup", hosts: "['wrong:2181']")
+        try sandbox.pythonBackup("python_20201399999999", hosts: "['wrong:2181']")
+        let run = try sandbox.run()
+        #expect(run.status == 0, "\(run.stderr)")
+        let package = sandbox.home.appendingPathComponent("upgrade_package").path
+        #expect(run.stdout.contains("backup: \(package)/python_20201001120000 (the newest of 2 found)"))
+        #expect(run.stdout.contains("  also found: \(sandbox.fateRoot.path)/python_20200901120000"))
+        #expect(run.stdout.contains("  ignored: \(sandbox.fateRoot.path)/python_upgrade_backup (the name is not python_YYYYmmddHHMMSS)"))
+        #expect(run.stdout.contains("  ignored: \(sandbox.fateRoot.path)/python_20201399999999"))
+        #expect(try sandbox.text().contains("    - new:2181\n"))
+
+        // An explicit --backup is used as given, and a newer one is pointed out.
+        let old = try sandbox.run(["--backup", "\(sandbox.fateRoot.path)/python_20200901120000"])
+        #expect(old.status == 0)
+        #expect(old.stdout.contains("(given with --backup)"))
+        #expect(old.stdout.contains("python_20201001120000 (newer than the one given)"))
+        #expect(try sandbox.text().contains("    - old:2181\n"))
+    }
+
+    @Test func migratesA142BackupFromItsYAML() throws {
+        let sandbox = try Sandbox(baseConf: Self.fixture("conf/base_conf-1.4.0.yaml"))
+        defer { try? FileManager.default.removeItem(at: sandbox.folder) }
+        let old = Self.fixture("conf/base_conf-1.4.4.yaml")
+            .replacingOccurrences(of: "use_registry: false", with: "use_registry: true")
+            .replacingOccurrences(of: "    - 127.0.0.1:2281", with: "    - 192.168.1.5:2181")
+            .replacingOccurrences(of: "  password: fate", with: "  password: \"yes\"")
+        try sandbox.yamlBackup("python_20200901120000", conf: old)
+        let run = try sandbox.run()
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("layout: FATE 1.4.2/1.4.3"))
+        #expect(run.stdout.contains("(from use_registry in \(sandbox.fateRoot.path)/python_20200901120000/arch/conf/base_conf.yaml:2)"))
+        let loaded = try pyyamlRegistry(try sandbox.text())
+        #expect(loaded["use_registry"] as? Bool == true)
+        let zookeeper = try #require(loaded["zookeeper"] as? [String: Any])
+        #expect(zookeeper["hosts"] as? [String] == ["192.168.1.5:2181"])
+        #expect(zookeeper["password"] as? String == "yes")
+        let others = try #require(loaded["others"] as? [String: Any])
+        #expect(Set(others.keys) == ["work_mode", "fate_flow", "database", "redis", "default_model_store_address"])
+    }
+
+    @Test func windowsLineEndingsAndChineseCommentsSurvive() throws {
+        let conf = "# FATE 基础配置\r\nwork_mode: 0\r\nuse_registry: false\r\ndatabase:\r\n  name: fate_flow  # 数据库\r\n# 在线集群\r\nzookeeper:\r\n  # 地址\r\n  hosts:\r\n    - 127.0.0.1:2181\r\n  use_acl: false\r\n  user: fate\r\n  password: fate\r\nredis:\r\n  db: 0\r\n"
+        let sandbox = try Sandbox(baseConf: conf)
+        defer { try? FileManager.default.removeItem(at: sandbox.folder) }
+        try sandbox.pythonBackup("python_20200901120000", hosts: "['10.1.1.1:2181']", password: Self.python("口令 secret"), crlf: true)
+        let run = try sandbox.run()
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try sandbox.text() == conf
+            .replacingOccurrences(of: "    - 127.0.0.1:2181\r\n", with: "    - 10.1.1.1:2181\r\n")
+            .replacingOccurrences(of: "  password: fate\r\n", with: "  password: '口令 secret'\r\n"))
+    }
+
+    @Test func everyValueCanBeGivenByHandWithoutABackup() throws {
+        let sandbox = try Sandbox(baseConf: Self.fixture("conf/base_conf-1.4.0.yaml"))
+        defer { try? FileManager.default.removeItem(at: sandbox.folder) }
+        let run = try sandbox.run(["--zk-hosts", "zk1:2181, zk2:2181", "--zk-use-acl", "true", "--zk-user", "fate",
+                                   "--zk-password-stdin", "--json"], stdin: "123\n")
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(report["backup"] == nil)
+        #expect(report["changed"] as? Bool == true)
+        let settings = try #require(report["settings"] as? [[String: Any]])
+        #expect(settings.first?["reason"] as? String == "the backup has neither USE_CONFIGURATION_CENTER nor use_registry; true, as the upgrade guide shows")
+        let zookeeper = try #require(try pyyamlRegistry(try sandbox.text())["zookeeper"] as? [String: Any])
+        #expect(zookeeper["password"] as? String == "123")
+        #expect(zookeeper["hosts"] as? [String] == ["zk1:2181", "zk2:2181"])
+        #expect(!run.stdout.contains("123"))
+    }
+
+    @Test func handGivenValuesWinOverTheBackup() throws {
+        let sandbox = try Sandbox()
+        defer { try? FileManager.default.removeItem(at: sandbox.folder) }
+        try sandbox.pythonBackup("python_20200901120000", useCenter: "True", hosts: "os.getenv('ZK_HOSTS')")
+        let refused = try sandbox.run()
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("python_20200901120000/fate_flow/settings.py:"))
+        #expect(refused.stderr.contains(": ZOOKEEPER_HOSTS = os.getenv('ZK_HOSTS') is not a literal value, so it cannot be read without running FATE; give the value with --zk-hosts"))
+        let run = try sandbox.run(["--zk-hosts", "zk:2181", "--use-registry", "false"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("use_registry         false  (given with --use-registry)"))
+        #expect(try sandbox.text().contains("use_registry: false\n"))
+        #expect(try sandbox.text().contains("    - zk:2181\n"))
+    }
+
+    struct Refusal: CustomStringConvertible, Sendable {
+        var description: String
+        var prepare: @Sendable (Sandbox) throws -> [String]
+        var message: String
+    }
+
+    static let refusals: [Refusal] = [
+        Refusal(description: "no backup", prepare: { _ in [] },
+                message: "no python_YYYYmmddHHMMSS backup found there; give one with --backup"),
+        Refusal(description: "settings.py missing", prepare: { sandbox in
+            let backup = try sandbox.pythonBackup("python_20200901120000")
+            try FileManager.default.removeItem(at: backup.appendingPathComponent("fate_flow/settings.py"))
+            return []
+        }, message: "python_20200901120000/fate_flow/settings.py: missing"),
+        Refusal(description: "setting_utils.py missing", prepare: { sandbox in
+            let backup = try sandbox.pythonBackup("python_20200901120000")
+            try FileManager.default.removeItem(at: backup.appendingPathComponent("fate_flow/utils/setting_utils.py"))
+            return []
+        }, message: "python_20200901120000/fate_flow/utils/setting_utils.py: missing"),
+        Refusal(description: "invalid YAML", prepare: { sandbox in
+            try sandbox.pythonBackup("python_20200901120000")
+            try Data("work_mode: 0\ndatabase: [x\n".utf8).write(to: sandbox.baseConf)
+            return []
+        }, message: "base_conf.yaml:3:1: invalid YAML: "),
+        Refusal(description: "zookeeper not a mapping", prepare: { sandbox in
+            try sandbox.pythonBackup("python_20200901120000")
+            try Data("work_mode: 0\nzookeeper: 127.0.0.1:2181\n".utf8).write(to: sandbox.baseConf)
+            return []
+        }, message: "base_conf.yaml:2:12: zookeeper is present but is not a mapping"),
+        Refusal(description: "host without port", prepare: { sandbox in
+            try sandbox.pythonBackup("python_20200901120000", hosts: "['10.0.0.1']"); return []
+        }, message: "python_20200901120000/fate_flow/settings.py:40: zookeeper hosts: '10.0.0.1' is not in host:port form"),
+        Refusal(description: "port out of range", prepare: { sandbox in
+            try sandbox.pythonBackup("python_20200901120000", hosts: "['10.0.0.1:70000']"); return []
+        }, message: "zookeeper hosts: '10.0.0.1:70000': the port must be a number from 1 to 65535"),
+        Refusal(description: "settings not UTF-8", prepare: { sandbox in
+            let backup = try sandbox.pythonBackup("python_20200901120000")
+            let file = backup.appendingPathComponent("fate_flow/settings.py")
+            var bytes = try Data(contentsOf: file)
+            bytes.append(contentsOf: [0x23, 0x20, 0xC4, 0xE3, 0x0A])  // "# 你" in GBK
+            try bytes.write(to: file)
+            return []
+        }, message: ": not UTF-8 text"),
+        Refusal(description: "base_conf not UTF-8", prepare: { sandbox in
+            try sandbox.pythonBackup("python_20200901120000")
+            try Data([0x77, 0x3A, 0x20, 0x30, 0x0A, 0x23, 0xC4, 0xE3, 0x0A]).write(to: sandbox.baseConf)
+            return []
+        }, message: "base_conf.yaml:2: not UTF-8 text"),
+        Refusal(description: "password not a literal", prepare: { sandbox in
+            try sandbox.pythonBackup("python_20200901120000", password: "'sec' + 'ret'"); return []
+        }, message: "ZK_PASSWORD (hidden) is not a literal value"),
+        Refusal(description: "missing base_conf", prepare: { sandbox in
+            try sandbox.pythonBackup("python_20200901120000")
+            try FileManager.default.removeItem(at: sandbox.baseConf)
+            return []
+        }, message: "base_conf.yaml: no such file"),
+    ]
+
+    @Test(arguments: refusals)
+    func refusedRunsChangeNothing(refusal: Refusal) throws {
+        let sandbox = try Sandbox()
+        defer { try? FileManager.default.removeItem(at: sandbox.folder) }
+        let arguments = try refusal.prepare(sandbox)
+        let before = FileManager.default.contents(atPath: sandbox.baseConf.path)
+        let folderBefore = (try? sandbox.confFolder()) ?? []
+        let run = try sandbox.run(arguments)
+        #expect(run.status == 1)
+        let lines = run.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(run.stderr)")
+        #expect(run.stderr.hasPrefix("fate-upgrade: ") && run.stderr.contains(refusal.message), "\(run.stderr)")
+        #expect(!run.stderr.contains("secret") && !run.stderr.contains("'sec'"))
+        #expect(FileManager.default.contents(atPath: sandbox.baseConf.path) == before)
+        #expect(((try? sandbox.confFolder()) ?? []) == folderBefore)
+    }
+
+    @Test func badHandGivenHostsAreUsageErrors() throws {
+        let sandbox = try Sandbox()
+        defer { try? FileManager.default.removeItem(at: sandbox.folder) }
+        let run = try sandbox.run(["--zk-hosts", "zk1:2181,zk2"])
+        #expect(run.status == 64)
+        #expect(run.stderr.contains("--zk-hosts: 'zk2' is not in host:port form"))
+    }
+}
