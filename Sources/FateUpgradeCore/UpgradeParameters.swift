@@ -308,3 +308,26 @@ extension ShellParameterBlock {
         }
     }
 }
+
+extension ShellParameterBlock {
+    /// The values the shell gives the parameters when it runs the block: `~` is `home`, and
+    /// `$NAME` is an earlier parameter's value (or `environment`'s). A value needing any other
+    /// expansion (`$(…)`) is left out.
+    public func evaluated(home: String, environment: [String: String] = [:]) -> [String: String] {
+        var values: [String: String] = [:]
+        for assignment in assignments {
+            var text = ""
+            var complete = true
+            for part in assignment.word.parts {
+                switch part {
+                case .literal(let literal): text += literal
+                case .home: text += home
+                case .reference(let name): text += values[name] ?? environment[name] ?? ""
+                case .expansion: complete = false
+                }
+            }
+            if complete { values[assignment.name] = text }
+        }
+        return values
+    }
+}

@@ -8,11 +8,12 @@ struct FateUpgrade: ParsableCommand {
         commandName: "fate-upgrade",
         abstract: "Upgrade a FATE cluster from v1.4.0–v1.4.3 to v1.4.4, safely.",
         discussion: """
-            On the jump host, `pack` writes upgrade_package_new.tar.gz with your parameters; \
-            `inspect` shows the parameters a package holds.
+            On the jump host, `pack` writes upgrade_package_new.tar.gz with your parameters \
+            (`inspect` shows what a package holds). On each target, `apply` runs the upgrade and \
+            `rollback` undoes it; on the fateflow machine, `confmigrate` carries the ZooKeeper settings over.
             """,
         version: "0.1.0",
-        subcommands: [Pack.self, Inspect.self, Confmigrate.self]
+        subcommands: [Pack.self, Inspect.self, Confmigrate.self, Apply.self, Rollback.self]
     )
 
     /// Errors that speak for themselves get one line each, prefixed with the tool's name,
@@ -33,6 +34,15 @@ struct FateUpgrade: ParsableCommand {
             report(error.description)
             Foundation.exit(1)
         } catch let error as InputError {
+            report(error.description)
+            Foundation.exit(1)
+        } catch let error as PackageRefusal {
+            error.problems.forEach(report)
+            Foundation.exit(1)
+        } catch let error as PreflightFailure {
+            error.description.split(separator: "\n").forEach { report(String($0)) }
+            Foundation.exit(1)
+        } catch let error as HostError {
             report(error.description)
             Foundation.exit(1)
         } catch {

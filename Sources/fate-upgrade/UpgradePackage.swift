@@ -32,9 +32,10 @@ enum PackageError: Error, CustomStringConvertible {
 // archive_entry.h defines these as macros with casts, which Swift does not import.
 private let fileTypeRegular: mode_t = 0o100000
 private let fileTypeDirectory: mode_t = 0o040000
+private let fileTypeSymlink: mode_t = 0o120000
 
 /// An entry's path; libarchive returns NULL when a name cannot be converted, which must not crash.
-private func entryPath(_ entry: OpaquePointer) -> String {
+func entryPath(_ entry: OpaquePointer) -> String {
     archive_entry_pathname(entry).map { String(cString: $0) } ?? "(unnamed entry)"
 }
 
@@ -271,7 +272,7 @@ struct UpgradePackage {
         throw .noScript(path, seen: topLevel)
     }
 
-    private func checkFormat(_ reader: ArchiveReader) throws(PackageError) {
+    func checkFormat(_ reader: ArchiveReader) throws(PackageError) {
         if !isFolder, reader.format & ARCHIVE_FORMAT_BASE_MASK != ARCHIVE_FORMAT_TAR {
             throw .notAnArchive(path, "it is a \(reader.formatName) archive")
         }
@@ -340,7 +341,7 @@ struct UpgradePackage {
         return summary
     }
 
-    private func read(entry: OpaquePointer, named name: String, from reader: ArchiveReader) throws(PackageError) -> [UInt8] {
+    func read(entry: OpaquePointer, named name: String, from reader: ArchiveReader) throws(PackageError) -> [UInt8] {
         let size = archive_entry_size(entry)
         guard size <= UpgradePackage.maximumScriptSize else { throw .scriptTooLarge(path, name) }
         var bytes: [UInt8] = []
@@ -349,8 +350,128 @@ struct UpgradePackage {
         return bytes
     }
 
-    private static func noteTopLevel(_ name: String, in seen: inout [String]) {
+    static func noteTopLevel(_ name: String, in seen: inout [String]) {
         let top = name.split(separator: "/").first { $0 != "." }.map(String.init) ?? name
         if !seen.contains(top), seen.count < 20 { seen.append(top) }
     }
+}
+
+// MARK: - Safe extraction
+
+extension UpgradePackage {
+    /// What a package holds, checked entry by entry before anything is written.
+    struct Contents {
+        var script: Script
+        /// Every entry path, normalised (no leading `./`).
+        var paths: Set<String>
+        /// Sum of the entries' sizes: the room extraction needs.
+        var totalSize: Int64
+        /// Size of each regular file, for the checks that need one (the python package).
+        var sizes: [String: Int64]
+    }
+
+    /// Why an entry must not be extracted: it would write outside the work folder, or make a device.
+    static func hazard(path: String, type: mode_t, symlink: String?, hardlink: String?) -> String? {
+        func escapes(_ path: String) -> Bool {
+            if path.hasPrefix("/") { return true }
+            var depth = 0
+            for component in path.split(separator: "/") {
+                if component == ".." { depth -= 1 } else if component != "." { depth += 1 }
+                if depth < 0 { return true }
+            }
+            return false
+        }
+        if path.hasPrefix("/") { return "absolute path" }
+        if path.split(separator: "/").contains("..") { return "path with .." }
+        switch type {
+        case fileTypeRegular, fileTypeDirectory, fileTypeSymlink: break
+        default: return "not a file, folder or link (device, fifo or socket)"
+        }
+        if let hardlink, escapes(hardlink) || hardlink.split(separator: "/").contains("..") {
+            return "hard link to \(hardlink), outside the package"
+        }
+        if let symlink {
+            if symlink.hasPrefix("/") { return "symbolic link to the absolute path \(symlink)" }
+            let parent = path.split(separator: "/").dropLast().joined(separator: "/")
+            if escapes(parent.isEmpty ? symlink : "\(parent)/\(symlink)") { return "symbolic link to \(symlink), outside the package" }
+        }
+        return nil
+    }
+
+    /// Reads every header (not extracting), refusing the package if any entry is hazardous;
+    /// all hazards are reported at once.
+    func contents() throws -> Contents {
+        let reader = try reader()
+        var problems: [String] = []
+        var script: Script? = nil
+        var paths: Set<String> = []
+        var sizes: [String: Int64] = [:]
+        var total: Int64 = 0
+        var topLevel: [String] = []
+        while let entry = try reader.next() {
+            let name = entryPath(entry)
+            if topLevel.isEmpty { try checkFormat(reader) }
+            UpgradePackage.noteTopLevel(name, in: &topLevel)
+            let type = archive_entry_filetype(entry)
+            let symlink = type == fileTypeSymlink ? archive_entry_symlink(entry).map { String(cString: $0) } : nil
+            let hardlink = archive_entry_hardlink(entry).map { String(cString: $0) }
+            if let hazard = UpgradePackage.hazard(path: name, type: hardlink == nil ? type : fileTypeRegular, symlink: symlink, hardlink: hardlink) {
+                problems.append("\(path): refused entry \(name): \(hazard)")
+                continue
+            }
+            let normal = UpgradePackage.normalised(name)
+            paths.insert(normal)
+            total += max(0, archive_entry_size(entry))
+            if type == fileTypeRegular { sizes[normal] = archive_entry_size(entry) }
+            if type == fileTypeRegular, hardlink == nil, UpgradePackage.isScript(name), script == nil {
+                script = Script(path: normal, bytes: try read(entry: entry, named: name, from: reader))
+            }
+        }
+        if !problems.isEmpty { throw PackageRefusal(problems: problems) }
+        if topLevel.isEmpty { throw PackageError.notAnArchive(path, "it holds no entries") }
+        guard let script else { throw PackageError.noScript(path, seen: topLevel) }
+        return Contents(script: script, paths: paths, totalSize: total, sizes: sizes)
+    }
+
+    static func normalised(_ name: String) -> String {
+        name.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+    }
+
+    /// Extracts into `folder` with libarchive's disk writer, keeping modes and mtimes. Call
+    /// `contents()` first; libarchive's own secure-extraction flags guard the same ground again.
+    func extract(into folder: String) throws {
+        let reader = try reader()
+        let writer = archive_write_disk_new()
+        defer { archive_write_free(writer) }
+        let flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT
+            | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS
+        archive_write_disk_set_options(writer, flags)
+        archive_write_disk_set_standard_lookup(writer)
+        let failure = { (name: String) -> PackageError in
+            .write("\(folder)/\(name)", archive_error_string(writer).map { String(cString: $0) } ?? "libarchive error")
+        }
+        while let entry = try reader.next() {
+            let name = entryPath(entry)
+            archive_entry_copy_pathname(entry, "\(folder)/\(UpgradePackage.normalised(name))")
+            if let hardlink = archive_entry_hardlink(entry).map({ String(cString: $0) }) {
+                archive_entry_copy_hardlink(entry, "\(folder)/\(UpgradePackage.normalised(hardlink))")
+            }
+            guard archive_write_header(writer, entry) >= ARCHIVE_WARN else { throw failure(name) }
+            if archive_entry_size(entry) > 0 {
+                var failed = false
+                try reader.readData { block, offset in
+                    if archive_write_data_block(writer, block.baseAddress, block.count, offset) < ARCHIVE_WARN { failed = true }
+                }
+                if failed { throw failure(name) }
+            }
+            guard archive_write_finish_entry(writer) >= ARCHIVE_WARN else { throw failure(name) }
+        }
+        guard archive_write_close(writer) == ARCHIVE_OK else { throw failure(".") }
+    }
+}
+
+/// Every hazardous entry of a package, one line each.
+struct PackageRefusal: Error, CustomStringConvertible {
+    var problems: [String]
+    var description: String { problems.joined(separator: "\n") }
 }

@@ -1,0 +1,119 @@
+import FateUpgradeCore
+import Foundation
+import Testing
+
+@Suite struct RollbackPlanTests {
+    let allTables: Set<String> = Set(upgradedTables + upgradedTables.map { "\($0)_backup" } + ["t_other"])
+
+    @Test func allRestoresCodeAndEveryBackedUpTableInOneStatement() {
+        let plan = RollbackPlan(component: .all, codeFolder: "/f", codeName: "python", backup: "python_20261125070000",
+                                entries: ["python", "python_20261125070000", "common"], database: "fate_flow",
+                                tables: allTables, date: "20261125")
+        #expect(plan.steps.map(\.description) == [
+            "stop fate_flow",
+            "in /f: mv python python_upgrade_backup; mv python_20261125070000 python",
+            "in database fate_flow: RENAME TABLE `t_queue` TO `t_queue_backup_20261125`, `t_queue_backup` TO `t_queue`, `t_job` TO `t_job_backup_20261125`, `t_job_backup` TO `t_job`, `t_task` TO `t_task_backup_20261125`, `t_task_backup` TO `t_task`, `t_data_view` TO `t_data_view_backup_20261125`, `t_data_view_backup` TO `t_data_view`, `t_machine_learning_model_meta` TO `t_machine_learning_model_meta_backup_20261125`, `t_machine_learning_model_meta_backup` TO `t_machine_learning_model_meta`;",
+            "start fate_flow",
+        ])
+        #expect(plan.notes.isEmpty)
+    }
+
+    @Test func onlyTablesWithABackupAndFreeNames() {
+        let tables: Set<String> = ["t_queue", "t_job", "t_job_backup", "t_job_backup_20261125", "t_task"]
+        let plan = RollbackPlan(component: .mysql, codeFolder: "/f", codeName: "python", backup: nil, entries: [],
+                                database: "fate_flow", tables: tables, date: "20261125")
+        #expect(plan.steps.map(\.description) == [
+            "in database fate_flow: RENAME TABLE `t_job` TO `t_job_backup_20261125_1`, `t_job_backup` TO `t_job`;",
+        ])
+    }
+
+    @Test func fatepythonTakesAFreeNameForTheUpgradedCode() {
+        let plan = RollbackPlan(component: .fatepython, codeFolder: "/f", codeName: "python", backup: "python_20261125070000",
+                                entries: ["python", "python_upgrade_backup", "python_20261125070000"], database: "fate_flow",
+                                tables: allTables, date: "20261125")
+        #expect(plan.steps.map(\.description) == [
+            "stop fate_flow", "in /f: mv python python_upgrade_backup_1; mv python_20261125070000 python", "start fate_flow",
+        ])
+    }
+
+    @Test func fateflowWorksInsidePython() {
+        let plan = RollbackPlan(component: .fateflow, codeFolder: "/f/python", codeName: "fate_flow", backup: "fate_flow_20261125070000",
+                                entries: ["fate_flow", "fate_flow_20261125070000", "arch"], database: "fate_flow", tables: [], date: "20261125")
+        #expect(plan.steps.map(\.description) == [
+            "stop fate_flow", "in /f/python: mv fate_flow fate_flow_upgrade_backup; mv fate_flow_20261125070000 fate_flow", "start fate_flow",
+        ])
+    }
+
+    @Test func aHalfDoneUpgradeWithoutNewCodeOnlyRestoresTheBackup() {
+        let plan = RollbackPlan(component: .fatepython, codeFolder: "/f", codeName: "python", backup: "python_20261125070000",
+                                entries: ["python_20261125070000"], database: "fate_flow", tables: [], date: "20261125")
+        #expect(plan.steps.map(\.description) == ["stop fate_flow", "in /f: mv python_20261125070000 python", "start fate_flow"])
+    }
+
+    @Test func nothingLeftMeansNothingToDo() {
+        let plan = RollbackPlan(component: .all, codeFolder: "/f", codeName: "python", backup: "python_20261125070000",
+                                entries: ["python"], database: "fate_flow", tables: Set(upgradedTables), date: "20261125")
+        #expect(plan.isEmpty)
+        #expect(plan.notes.count == 2)
+        #expect(RollbackPlan.freeName("a", taken: ["a", "a_1"]) == "a_2")
+    }
+}
+
+/// `apply` refuses packages that would write outside the work folder, before writing anything.
+@Suite struct HostilePackageTests {
+    struct Hostile: CustomStringConvertible, Sendable {
+        var description: String
+        /// Python statements adding members to the open tarfile `t`; `evil` is a path outside.
+        var members: String
+        var refused: String
+    }
+
+    static let cases: [Hostile] = [
+        Hostile(description: "absolute path", members: "add(t, EVIL + '/owned', b'x')", refused: ": absolute path"),
+        Hostile(description: "dot-dot path", members: "add(t, 'upgrade_package/../../owned', b'x')", refused: "upgrade_package/../../owned: path with .."),
+        Hostile(description: "symlink escape", members: """
+            link(t, 'upgrade_package/out', tarfile.SYMTYPE, '../../..' + EVIL)
+            add(t, 'upgrade_package/out/owned', b'x')
+            """, refused: "upgrade_package/out: symbolic link to ../../.."),
+        Hostile(description: "absolute symlink", members: "link(t, 'upgrade_package/etc', tarfile.SYMTYPE, EVIL)",
+                refused: "upgrade_package/etc: symbolic link to the absolute path"),
+        Hostile(description: "hard link escape", members: "link(t, 'upgrade_package/passwd', tarfile.LNKTYPE, '../' + EVIL.lstrip('/') + '/target')",
+                refused: "upgrade_package/passwd: hard link to ../"),
+        Hostile(description: "device node", members: "dev = tarfile.TarInfo('upgrade_package/null'); dev.type = tarfile.CHRTYPE; dev.devmajor = 1; dev.devminor = 3; t.addfile(dev)",
+                refused: "upgrade_package/null: not a file, folder or link"),
+    ]
+
+    @Test(arguments: cases)
+    func isRefusedWithNothingWrittenAnywhere(hostile: Hostile) throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let outside = folder.appendingPathComponent("outside")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: outside.appendingPathComponent("target"))
+        let work = folder.appendingPathComponent("work")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let package = folder.appendingPathComponent("hostile.tar.gz")
+        let script = try String(contentsOf: Support.fixtures.appendingPathComponent("upgrade_script.sh"), encoding: .utf8)
+        let build = try Support.run("python3", ["-c", """
+            import io, sys, tarfile
+            EVIL = sys.argv[2]
+            def add(t, name, data):
+                info = tarfile.TarInfo(name); info.size = len(data); info.mode = 0o755; t.addfile(info, io.BytesIO(data))
+            def link(t, name, kind, target):
+                info = tarfile.TarInfo(name); info.type = kind; info.linkname = target; t.addfile(info)
+            with tarfile.open(sys.argv[1], 'w:gz', format=tarfile.GNU_FORMAT) as t:
+                d = tarfile.TarInfo('upgrade_package'); d.type = tarfile.DIRTYPE; d.mode = 0o755; t.addfile(d)
+                add(t, 'upgrade_package/upgrade_script.sh', sys.argv[3].encode())
+            \(hostile.members.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+            """, package.path, outside.path, script])
+        #expect(build.status == 0, "\(build.stderr)")
+
+        let run = try Support.tool(["apply", package.path, "--component", "all", "--workdir", work.path])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("refused entry") && run.stderr.contains(hostile.refused), "\(run.stderr)")
+        #expect(try Support.files(in: work).isEmpty, "something was extracted")
+        #expect(try Support.files(in: outside) == ["target"])
+        #expect(try Data(contentsOf: outside.appendingPathComponent("target")) == Data("keep".utf8))
+        #expect(try Support.files(in: folder).sorted() == ["hostile.tar.gz", "outside", "work"])
+    }
+}
