@@ -1,7 +1,7 @@
 # Sourced by scripts/setup and scripts/test: installs, with apt, whatever of the project's
 # Debian packages is missing. Swift itself (6.x, at /opt/swift or on PATH) must be present.
 deps_install() {
-    local packages=(libarchive-dev libyaml-dev pkg-config python3 python3-yaml dash tar gzip util-linux bsdutils "$@")
+    local packages=(libarchive-dev libyaml-dev pkg-config python3 python3-yaml dash tar gzip util-linux bsdutils mariadb-server mariadb-client "$@")
     local missing=()
     for package in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

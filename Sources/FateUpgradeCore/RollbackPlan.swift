@@ -7,6 +7,12 @@ public enum UpgradeComponent: String, CaseIterable, Codable, Sendable {
     public var touchesPython: Bool { self == .all || self == .fatepython }
     public var touchesFateFlow: Bool { self == .fateflow }
     public var touchesDatabase: Bool { self == .all || self == .mysql }
+
+    /// Whether the two upgrade any of the same things.
+    public func overlaps(_ other: UpgradeComponent) -> Bool {
+        (touchesDatabase && other.touchesDatabase) || (touchesPython && other.touchesPython)
+            || (touchesFateFlow && other.touchesFateFlow)
+    }
 }
 
 /// The tables FATE's 1.4.x upgrade SQL backs up as `<t>_backup` before changing them.

@@ -55,7 +55,17 @@ extension FateUpgrade {
 
             // Preflight: everything checked before anything changes, every failure reported.
             var check = Preflight(component: component, values: values, workdir: workdir, contents: contents)
-            let (problems, warnings) = check.run()
+            var (problems, warnings) = check.run()
+            // The same component twice, or over a run that never finished, would back up the
+            // already-upgraded state and leave the first backup unreachable for rollback.
+            let journals = (try? UpgradeJournal.all(fateRoot: value("FATE_ROOT"))) ?? []
+            for earlier in journals where earlier.rolledBack == nil {
+                if earlier.outcome == .running {
+                    problems.append("an earlier apply (\(earlier.id)) never finished; check the host and run `fate-upgrade rollback --fate-root \(value("FATE_ROOT"))` first")
+                } else if earlier.outcome == .succeeded && earlier.component.overlaps(component) {
+                    problems.append("\(component.rawValue) was already upgraded on this host (\(earlier.id)); roll it back first to run it again")
+                }
+            }
             warnings.forEach(Terminal.warn)
             if !problems.isEmpty { throw PreflightFailure(problems: problems) }
 
@@ -113,9 +123,17 @@ extension FateUpgrade {
 
             if migrates {
                 do {
+                    let conf = "\(value("FATE_ROOT"))/python/arch/conf/base_conf.yaml"
+                    let before = FileManager.default.contents(atPath: conf)
                     var migrate = try Confmigrate.parse(["--fate-root", value("FATE_ROOT"), "--upgrade-package", "\(workdir)/upgrade_package"])
                     try migrate.run()
                     journal.confmigrate = "done"
+                    // The script started fate_flow before the settings moved; it reads them only at start.
+                    if FileManager.default.contents(atPath: conf) != before {
+                        try service.run("stop")
+                        try service.run("start")
+                        print("restarted fate_flow so that it reads the migrated settings")
+                    }
                 } catch {
                     journal.confmigrate = "failed: \(error)"
                     try journal.save()

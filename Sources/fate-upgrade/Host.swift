@@ -7,23 +7,20 @@ struct HostError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Runs a program to completion, collecting its output; stdin from `input`.
+/// Runs a program to completion, collecting its output. Its stdin is a file, not a pipe: a
+/// program that exits without reading (mysql refusing a password) cannot SIGPIPE us.
 @discardableResult
-func runProgram(_ executable: String, _ arguments: [String], input: String? = nil, directory: String? = nil)
+func runProgram(_ executable: String, _ arguments: [String], inputFile: String? = nil, directory: String? = nil)
     throws -> (status: Int32, output: String, error: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let out = Pipe(), err = Pipe(), inPipe = Pipe()
+    let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
+    process.standardInput = inputFile.flatMap { FileHandle(forReadingAtPath: $0) } ?? FileHandle.nullDevice
     do { try process.run() } catch { throw HostError("\(executable): cannot run: \(error.localizedDescription)") }
-    if let input {
-        inPipe.fileHandleForWriting.write(Data(input.utf8))
-        try? inPipe.fileHandleForWriting.close()
-    }
     // Both pipes are drained concurrently so neither can fill up and stall the child.
     let group = DispatchGroup()
     nonisolated(unsafe) var errorData = Data()
@@ -56,9 +53,13 @@ struct MySQLClient {
         guard FileManager.default.createFile(atPath: options, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw HostError("cannot write the mysql option file in \(folder)")
         }
+        let input = "\(folder)/input.sql"
+        guard FileManager.default.createFile(atPath: input, contents: Data(sql.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw HostError("cannot write the SQL to run in \(folder)")
+        }
         var arguments = ["--defaults-extra-file=\(options)", "--batch", "--skip-column-names"]
         if let database { arguments.append(database) }
-        let result = try runProgram(binary, arguments, input: sql)
+        let result = try runProgram(binary, arguments, inputFile: input)
         guard result.status == 0 else {
             let message = result.error.split(separator: "\n").first.map(String.init) ?? "exit status \(result.status)"
             throw HostError("mysql as \(user) through \(socket): \(message.replacingOccurrences(of: password, with: "********"))")

@@ -87,8 +87,13 @@ extension FateUpgrade {
                 }
                 tables = try client.tables(in: database)
             }
-            let rollback = RollbackPlan(component: component, codeFolder: codeFolder, codeName: codeName, backup: backup,
+            var rollback = RollbackPlan(component: component, codeFolder: codeFolder, codeName: codeName, backup: backup,
                                         entries: entries, database: database, tables: tables, date: timestamp("yyyyMMdd"))
+            // A nodemanager machine must not run fate_flow (one per cluster): it stays stopped.
+            if journal?.role == "nodemanager", rollback.steps.contains(.startService) {
+                rollback.steps.removeAll { $0 == .startService }
+                rollback.notes.append("fate_flow is not started again: this is a nodemanager machine (the journal says so)")
+            }
             let service = FateFlowService(deployMethod: value("DEPLOY_METHOD"), fateRoot: value("FATE_ROOT"),
                                           supervisorRoot: value("SUPERVISOR_ROOT"))
 

@@ -441,6 +441,13 @@ extension UpgradePackage {
     /// `contents()` first; libarchive's own secure-extraction flags guard the same ground again.
     func extract(into folder: String) throws {
         let reader = try reader()
+        // Entries keep their relative names, so libarchive's checks (no absolute paths, no ..,
+        // nothing through a symlink) apply to them as they are; hence extraction from inside `folder`.
+        let previous = FileManager.default.currentDirectoryPath
+        guard FileManager.default.changeCurrentDirectoryPath(folder) else {
+            throw PackageError.write(folder, "cannot enter the work folder")
+        }
+        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
         let writer = archive_write_disk_new()
         defer { archive_write_free(writer) }
         let flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT
@@ -452,9 +459,9 @@ extension UpgradePackage {
         }
         while let entry = try reader.next() {
             let name = entryPath(entry)
-            archive_entry_copy_pathname(entry, "\(folder)/\(UpgradePackage.normalised(name))")
+            archive_entry_copy_pathname(entry, UpgradePackage.normalised(name))
             if let hardlink = archive_entry_hardlink(entry).map({ String(cString: $0) }) {
-                archive_entry_copy_hardlink(entry, "\(folder)/\(UpgradePackage.normalised(hardlink))")
+                archive_entry_copy_hardlink(entry, UpgradePackage.normalised(hardlink))
             }
             guard archive_write_header(writer, entry) >= ARCHIVE_WARN else { throw failure(name) }
             if archive_entry_size(entry) > 0 {

@@ -21,10 +21,14 @@ enum Support {
         return folder.appendingPathComponent("fate-upgrade").path
     }
 
+    /// A child that exits before reading all of its stdin must not take the test process down.
+    private static let ignoringSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
+
     /// Runs a program to completion; stdout and stderr go through files so neither pipe can fill up.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil,
                     environment: [String: String] = [:], stdin: String? = nil) throws -> Run {
+        _ = ignoringSIGPIPE
         let scratch = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: scratch) }
         let out = scratch.appendingPathComponent("out"), err = scratch.appendingPathComponent("err")
@@ -44,8 +48,8 @@ enum Support {
         process.standardInput = stdin == nil ? FileHandle.nullDevice : input
         try process.run()
         if let stdin {
-            input.fileHandleForWriting.write(Data(stdin.utf8))
-            try input.fileHandleForWriting.close()
+            try? input.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
+            try? input.fileHandleForWriting.close()
         }
         process.waitUntilExit()
         return Run(status: process.terminationStatus,
@@ -102,6 +106,27 @@ enum Support {
 
     static func files(in folder: URL) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+    }
+
+    /// The absolute path of the first of these programs found on PATH or in the sbin folders, which are
+    /// often not on a user's PATH but hold the MariaDB server.
+    static func which(_ names: String...) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let folders = path.split(separator: ":").map(String.init) + ["/usr/local/sbin", "/usr/sbin", "/sbin"]
+        for name in names {
+            for folder in folders where FileManager.default.isExecutableFile(atPath: "\(folder)/\(name)") {
+                return "\(folder)/\(name)"
+            }
+        }
+        return nil
+    }
+
+    /// A new folder directly under /tmp with a short name: unix socket paths (and links to them) must stay
+    /// under about 107 bytes, which a folder under a long TMPDIR or a UUID-named one can exceed.
+    static func shortTemporaryFolder(_ prefix: String) throws -> URL {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw Failure("mkdtemp: \(String(cString: strerror(errno)))") }
+        return URL(fileURLWithPath: String(cString: made), isDirectory: true)
     }
 }
 

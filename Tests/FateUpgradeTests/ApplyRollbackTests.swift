@@ -1,0 +1,270 @@
+import FateUpgradeCore
+import Foundation
+import Testing
+
+/// `apply` and `rollback` end to end: a real MariaDB, a sandbox FATE host with a running
+/// fate_flow, and an upgrade package packed with `pack` from the fixture builder's template.
+@Suite(.serialized) struct ApplyRollbackTests {
+    /// Everything one scenario needs; `folder` plays the operator's home, where the package lies.
+    struct Scenario {
+        let mysql: MariaDB
+        let sandbox: FateSandbox
+        let folder: URL
+        let package: URL
+        var environment: [String: String] { ["HOME": folder.path] }
+        var root: String { sandbox.fateRoot.path }
+
+        init(_ deploy: FateSandbox.Deploy, script: URL? = nil, pythonPackage: String? = nil) throws {
+            mysql = try MariaDB.start()
+            try mysql.loadFateFlow140()
+            sandbox = try FateSandbox.make(deploy: deploy, mysql: mysql)
+            folder = try Support.temporaryFolder()
+            let raw = folder.appendingPathComponent("upgrade_1_4_0-1_4_4.tar.gz")
+            try Support.makePackage(at: raw, extra: script.map { ["--script", $0.path] } ?? [])
+            package = folder.appendingPathComponent("upgrade_package_new.tar.gz")
+            let packed = try Support.tool([
+                "pack", raw.path, "-o", package.path,
+                "--set", "FATE_ROOT=\(sandbox.fateRoot.path)",
+                "--set", "FATE_FLOW_ROOT=$FATE_ROOT/python/fate_flow",
+                "--set", "PYTHON_PACKAGE_PATH=\(pythonPackage ?? "~/upgrade_package/upgrade_python_package.tar.gz")",
+                "--set", "DB_USER=\(mysql.user)",
+                "--set", "DEPLOY_METHOD=\(deploy.rawValue)",
+                "--set", "SUPERVISOR_ROOT=\(sandbox.supervisorRoot.path)",
+            ], environment: ["FATE_DB_PASS": mysql.password])
+            #expect(packed.status == 0, "pack: \(packed.stderr)")
+            try FileManager.default.removeItem(at: raw)
+        }
+
+        func apply(_ arguments: [String]) throws -> Run {
+            try Support.tool(["apply", package.path] + arguments, environment: environment)
+        }
+
+        func rollback(_ arguments: [String] = []) throws -> Run {
+            try Support.tool(["rollback", "--fate-root", root] + arguments, environment: environment)
+        }
+
+        /// The five upgraded tables: schema and rows.
+        func tables() throws -> String {
+            try upgradedTables.map { table in
+                try mysql.sql("SHOW CREATE TABLE \(table);", database: "fate_flow") + mysql.sql("SELECT * FROM \(table) ORDER BY 1;", database: "fate_flow")
+            }.joined(separator: "\n")
+        }
+
+        func journals() throws -> [[String: Any]] {
+            let folder = sandbox.fateRoot.appendingPathComponent(".fate-upgrade/journal")
+            return try Support.files(in: folder).map {
+                try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent($0))) as! [String: Any]
+            }
+        }
+
+        /// Everything the tool wrote that could hold a secret.
+        func records() throws -> String {
+            let base = sandbox.fateRoot.appendingPathComponent(".fate-upgrade")
+            var text = ""
+            for sub in ["journal", "logs"] {
+                for name in (try? Support.files(in: base.appendingPathComponent(sub))) ?? [] {
+                    text += (try? String(contentsOf: base.appendingPathComponent("\(sub)/\(name)"), encoding: .utf8)) ?? ""
+                }
+            }
+            return text
+        }
+
+        func remove() {
+            sandbox.remove()
+            mysql.stop()
+            try? FileManager.default.removeItem(at: folder)
+        }
+    }
+
+    @Test(arguments: [FateSandbox.Deploy.allinone, .ansible])
+    func applyThenRollbackRestoresEverything(deploy: FateSandbox.Deploy) throws {
+        let scenario = try Scenario(deploy)
+        defer { scenario.remove() }
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        let tablesBefore = try scenario.tables()
+        #expect(scenario.sandbox.isFateFlowRunning())
+
+        let planned = try scenario.apply(["--component", "all", "--plan"])
+        #expect(planned.status == 0, "\(planned.stderr)")
+        #expect(planned.stdout.contains("plan for --component all"))
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        #expect(!FileManager.default.fileExists(atPath: scenario.folder.appendingPathComponent("upgrade_package").path))
+
+        let applied = try scenario.apply(["--component", "all"])
+        #expect(applied.status == 0, "\(applied.output)")
+        #expect(applied.stdout.contains("INFO: Upgrading process finished."))
+        #expect(applied.stdout.contains("upgrade of all finished"))
+        // Schema upgraded, rows intact, service running, ZooKeeper settings migrated.
+        #expect(try !scenario.mysql.sql("SHOW COLUMNS FROM t_queue LIKE 'f_frequency';", database: "fate_flow").isEmpty)
+        #expect(try scenario.mysql.sql("SELECT data_type, character_maximum_length FROM information_schema.columns WHERE table_schema='fate_flow' AND table_name='t_job' AND column_name='f_role';") == "varchar\t50\n")
+        for table in upgradedTables.dropFirst() {
+            #expect(try scenario.mysql.sql("SELECT * FROM \(table) ORDER BY 1;", database: "fate_flow")
+                    == scenario.mysql.sql("SELECT * FROM \(table)_backup ORDER BY 1;", database: "fate_flow"))
+        }
+        #expect(scenario.sandbox.isFateFlowRunning())
+        let conf = try String(contentsOf: scenario.sandbox.fateRoot.appendingPathComponent("python/arch/conf/base_conf.yaml"), encoding: .utf8)
+        let zookeeper = try #require(try pyyamlRegistry(conf)["zookeeper"] as? [String: Any])
+        #expect(zookeeper["hosts"] as? [String] == ["127.0.0.1:2181"])
+        #expect(zookeeper["use_acl"] as? Bool == false)
+        let journal = try #require(try scenario.journals().first)
+        #expect(journal["outcome"] as? String == "succeeded")
+        #expect(journal["confmigrate"] as? String == "done")
+        #expect(((journal["after"] as? [String: Any])?["backupTables"] as? [String])?.count == 5)
+        #expect(((journal["after"] as? [String: Any])?["pythonBackups"] as? [String])?.count == 1)
+        #expect(!(try scenario.records()).contains(scenario.mysql.password))
+        #expect(!applied.output.contains(scenario.mysql.password))
+
+        let planOnly = try scenario.rollback(["--plan"])
+        #expect(planOnly.status == 0)
+        #expect(planOnly.stdout.contains("RENAME TABLE"))
+        let rolledBack = try scenario.rollback()
+        #expect(rolledBack.status == 0, "\(rolledBack.output)")
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(scenario.sandbox.isFateFlowRunning())
+        #expect(FileManager.default.fileExists(atPath: scenario.sandbox.fateRoot.appendingPathComponent("python_upgrade_backup").path))
+
+        let again = try scenario.rollback()
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("nothing to roll back"))
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+    }
+
+    @Test func ansibleRolesSplitTheWorkAndNodemanagersStopFateFlow() throws {
+        let scenario = try Scenario(.ansible)
+        defer { scenario.remove() }
+        let mysqlOnly = try scenario.apply(["--component", "mysql"])
+        #expect(mysqlOnly.status == 0, "\(mysqlOnly.output)")
+        #expect(try scenario.mysql.tables().filter { $0.hasSuffix("_backup") }.count == 5)
+        #expect(try scenario.sandbox.treeSnapshot("python").keys.contains("fate_flow/utils/setting_utils.py"), "python untouched by mysql")
+
+        let node = try scenario.apply(["--component", "fatepython", "--role", "nodemanager"])
+        #expect(node.status == 0, "\(node.output)")
+        #expect(!scenario.sandbox.isFateFlowRunning())
+        #expect(node.stdout.contains("stopped fate_flow"))
+        #expect(!node.stdout.contains("backup: "), "no confmigrate on a nodemanager")
+    }
+
+    /// Each failed check is reported, and nothing on the host changes.
+    @Test func failedPreflightChangesNothing() throws {
+        let scenario = try Scenario(.allinone, pythonPackage: "/nonexistent/upgrade_python_package.tar.gz")
+        defer { scenario.remove() }
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        let tablesBefore = try scenario.tables()
+        // Break the socket and the FATE_FLOW_ROOT too: every problem at once.
+        let socket = scenario.sandbox.mysqlRoot.appendingPathComponent("run/mysql.sock")
+        try FileManager.default.removeItem(at: socket)
+        let run = try scenario.apply(["--component", "all"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("fate-upgrade: preflight: PYTHON_PACKAGE_PATH /nonexistent/upgrade_python_package.tar.gz does not exist"))
+        #expect(run.stderr.contains("fate-upgrade: preflight: MYSQL_SOCKET_PATH \(socket.path) is not a socket"))
+        #expect(!FileManager.default.fileExists(atPath: scenario.folder.appendingPathComponent("upgrade_package").path))
+        #expect(!FileManager.default.fileExists(atPath: scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade").path))
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        try FileManager.default.createSymbolicLink(atPath: socket.path, withDestinationPath: scenario.mysql.socket)
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(scenario.sandbox.isFateFlowRunning())
+
+        // A wrong password fails `select 1`, reported without the password.
+        let wrongPackage = scenario.folder.appendingPathComponent("wrong.tar.gz")
+        let repacked = try Support.tool(["pack", scenario.package.path, "-o", wrongPackage.path], environment: ["FATE_DB_PASS": "wrong-Pa55"])
+        #expect(repacked.status == 0)
+        let wrong = try Support.tool(["apply", wrongPackage.path, "--component", "mysql"], environment: scenario.environment)
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("fate-upgrade: preflight: mysql as root through "), "\(wrong.stderr)")
+        #expect(!wrong.output.contains("wrong-Pa55"))
+        #expect(try scenario.tables() == tablesBefore)
+    }
+
+    @Test func aScriptFailingMidwayLeavesAnAccurateJournalAndRollbackRestores() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // A python package that exists (preflight passes) but cannot be unpacked: the script
+        // fails after the database upgrade and after moving python/ aside.
+        let broken = folder.appendingPathComponent("broken_python_package.tar.gz")
+        try Data("not a tarball".utf8).write(to: broken)
+        let scenario = try Scenario(.allinone, pythonPackage: broken.path)
+        defer { scenario.remove() }
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        let tablesBefore = try scenario.tables()
+        let run = try scenario.apply(["--component", "all"])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("the upgrade script failed"))
+        #expect(run.stderr.contains("fate-upgrade rollback --fate-root \(scenario.root)"))
+        let journal = try #require(try scenario.journals().first)
+        #expect(journal["outcome"] as? String == "failed")
+        let after = try #require(journal["after"] as? [String: Any])
+        #expect((after["pythonBackups"] as? [String])?.count == 1)
+        #expect((after["backupTables"] as? [String])?.count == 5)
+        #expect(!FileManager.default.fileExists(atPath: scenario.sandbox.fateRoot.appendingPathComponent("python").path))
+
+        let rolledBack = try scenario.rollback()
+        #expect(rolledBack.status == 0, "\(rolledBack.output)")
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(scenario.sandbox.isFateFlowRunning())
+    }
+
+    @Test func applyKilledMidwayThenRollbackRestoresAndThePasswordNeverShows() throws {
+        // The script pauses right after moving python/ aside, so the kill lands mid-upgrade.
+        let script = try Support.temporaryFolder().appendingPathComponent("upgrade_script.sh")
+        let text = try String(contentsOf: Support.fixtures.appendingPathComponent("upgrade_script.sh"), encoding: .utf8)
+            .replacingOccurrences(of: "    echo \"INFO: Unpacking $PYTHON_PACKAGE_PATH into $FATE_ROOT\"",
+                                  with: "    sleep 3\n    echo \"INFO: Unpacking $PYTHON_PACKAGE_PATH into $FATE_ROOT\"")
+        try Data(text.utf8).write(to: script)
+        let scenario = try Scenario(.allinone, script: script)
+        defer { scenario.remove() }
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        let tablesBefore = try scenario.tables()
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Support.binary)
+        process.arguments = ["apply", scenario.package.path, "--component", "all"]
+        process.environment = ProcessInfo.processInfo.environment.merging(scenario.environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Watch `ps` the whole time: no process may show the password in its arguments.
+        var seen = ""
+        let deadline = Date().addingTimeInterval(60)
+        var moved = false
+        while Date() < deadline, process.isRunning {
+            seen += (try? Support.run("ps", ["-eo", "args"]).stdout) ?? ""
+            let names = (try? Support.files(in: scenario.sandbox.fateRoot)) ?? []
+            if names.contains(where: { $0.hasPrefix("python_2") }) && !names.contains("python") { moved = true; break }
+            usleep(20_000)
+        }
+        #expect(moved, "the upgrade never reached the point of moving python/ aside")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        sleep(4)  // the orphaned script runs into its closed output and stops
+        #expect(!seen.contains(scenario.mysql.password))
+        let journal = try #require(try scenario.journals().first)
+        #expect(journal["outcome"] as? String == "running")
+
+        let rolledBack = try scenario.rollback()
+        #expect(rolledBack.status == 0, "\(rolledBack.output)")
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(scenario.sandbox.isFateFlowRunning())
+        #expect(!(try scenario.records()).contains(scenario.mysql.password))
+    }
+
+    @Test func withoutAJournalRollbackAsksFirst() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        let applied = try scenario.apply(["--component", "fatepython", "--no-confmigrate"])
+        #expect(applied.status == 0, "\(applied.output)")
+        try FileManager.default.removeItem(at: scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade"))
+
+        let refused = try scenario.rollback(["--component", "fatepython"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("without a journal, rollback asks before it changes anything"))
+        #expect(refused.stdout.contains("from discovery (no journal)"))
+        let confirmed = try scenario.rollback(["--component", "fatepython", "--yes"])
+        #expect(confirmed.status == 0, "\(confirmed.output)")
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        #expect(scenario.sandbox.isFateFlowRunning())
+    }
+}

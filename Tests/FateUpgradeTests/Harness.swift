@@ -1,0 +1,828 @@
+import Foundation
+import Testing
+
+/// A real MariaDB server on a private socket in a temporary folder, started for one test.
+final class MariaDB: @unchecked Sendable {
+    let folder: URL          // holds datadir, the socket, the error log
+    let socket: String       // path of the unix socket
+    let user = "root"
+    let password: String     // root's password, required: a wrong or missing one is refused
+
+    /// Characters that break naive quoting in the shell, in SQL and in option files (space, both quotes, `$`, `;`,
+    /// `#`, backquote, backslash, `!`) and a non-ASCII one, since DB_PASS is documented to carry all of them.
+    static let rootPassword = "r00t p@ss'\"$;#`\\!密"
+
+    private let process: Process
+    private let watchdog: Process
+    private let optionFile: URL
+    private let lock = NSLock()
+    private var stopped = false
+
+    private init(folder: URL, process: Process, watchdog: Process, optionFile: URL) {
+        self.folder = folder
+        self.socket = folder.appendingPathComponent("mysql.sock").path
+        self.password = Self.rootPassword
+        self.process = process
+        self.watchdog = watchdog
+        self.optionFile = optionFile
+    }
+
+    deinit { stop() }
+
+    // MARK: programs
+
+    static let client = Support.which("mariadb", "mysql")
+    private static let server = Support.which("mariadbd", "mysqld")
+    private static let installDB = Support.which("mariadb-install-db", "mysql_install_db")
+
+    private static func program(_ path: String?, _ what: String) throws -> String {
+        guard let path else { throw Failure("\(what) not found: install mariadb-server and mariadb-client (scripts/deps.sh)") }
+        return path
+    }
+
+    /// Options given both to the bootstrap that makes the template and to every server started from it, so the
+    /// InnoDB files fit. Small buffers keep several servers side by side cheap. Native AIO is off because
+    /// io_uring/libaio contexts are a machine-wide limit that parallel servers can exhaust.
+    private static let tuning = [
+        "--skip-networking", "--skip-name-resolve", "--skip-log-bin",
+        "--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
+        "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--innodb-use-native-aio=0",
+        "--innodb-flush-log-at-trx-commit=2", "--key-buffer-size=1M", "--aria-pagecache-buffer-size=8M",
+        "--max-connections=50",
+    ]
+
+    /// mariadbd refuses to run as root unless told to; as another user `--user` would be ignored with a warning.
+    private static var userOption: [String] { getuid() == 0 ? ["--user=root"] : [] }
+
+    // MARK: the template data directory
+
+    private static let templateLock = NSLock()
+    nonisolated(unsafe) private static var template: URL?
+
+    /// A data directory with root's password set, made once per test process: bootstrapping takes most of a
+    /// second, copying it a tenth of that.
+    private static func templateDataDirectory() throws -> URL {
+        templateLock.lock()
+        defer { templateLock.unlock() }
+        if let template { return template.appendingPathComponent("data") }
+        removeAbandonedTemplates()
+        let folder = try Support.shortTemporaryFolder("fate-db-tpl-\(getpid())")
+        let data = folder.appendingPathComponent("data")
+        // The bootstrap runs without grant tables; FLUSH PRIVILEGES loads them so ALTER USER works. Only
+        // root@localhost stays, with a password and no unix_socket alternative (`normal` below), so the
+        // password is really checked even for the operating system's root.
+        let setup = folder.appendingPathComponent("setup.sql")
+        try Data("""
+            FLUSH PRIVILEGES;
+            DELETE FROM mysql.global_priv WHERE host <> 'localhost';
+            FLUSH PRIVILEGES;
+            ALTER USER root@localhost IDENTIFIED BY \(sqlString(rootPassword));
+
+            """.utf8).write(to: setup)
+        let run = try Support.run(try program(installDB, "mariadb-install-db"),
+                                  ["--no-defaults", "--datadir=\(data.path)"] + userOption
+                                  + ["--auth-root-authentication-method=normal", "--skip-test-db", "--extra-file=\(setup.path)"]
+                                  + tuning)
+        try? FileManager.default.removeItem(at: setup)
+        guard run.status == 0 else {
+            try? FileManager.default.removeItem(at: folder)
+            throw Failure("mariadb-install-db failed (\(run.status)):\n\(run.output)")
+        }
+        template = folder
+        atexit { if let template = MariaDB.template { try? FileManager.default.removeItem(at: template) } }
+        return data
+    }
+
+    /// Templates of test processes that died before their atexit cleanup (a crash, a kill), known by the pid
+    /// in their name. A server's own folder is removed by its watchdog.
+    private static func removeAbandonedTemplates() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        for name in names where name.hasPrefix("fate-db-tpl-") {
+            let fields = name.split(separator: "-")
+            guard fields.count == 5, let pid = pid_t(fields[3]), pid != getpid(), !FateSandbox.isAlive(pid) else { continue }
+            try? FileManager.default.removeItem(atPath: "/tmp/\(name)")
+        }
+    }
+
+    // MARK: starting and stopping
+
+    /// Initialises a data directory (once per test process, then copied per server for speed), starts
+    /// `mariadbd` on a unix socket only (--skip-networking), waits until it answers, and returns.
+    /// Throws (so the test FAILS, never skips) with the server's error log when it cannot start.
+    static func start() throws -> MariaDB {
+        let template = try templateDataDirectory()
+        let server = try program(server, "mariadbd")
+        _ = try program(client, "the mariadb client")
+        let folder = try Support.shortTemporaryFolder("fate-db")
+        let socket = folder.appendingPathComponent("mysql.sock").path
+        let errorLog = folder.appendingPathComponent("error.log")
+        let stderrLog = folder.appendingPathComponent("stderr.log")
+        func logs() -> String {
+            [errorLog, stderrLog].compactMap { try? String(contentsOf: $0, encoding: .utf8) }.joined(separator: "\n")
+        }
+        do {
+            let copy = try Support.run("cp", ["-a", template.path, folder.appendingPathComponent("data").path])
+            guard copy.status == 0 else { throw Failure("cannot copy the template data directory: \(copy.stderr)") }
+
+            let optionFile = folder.appendingPathComponent("client.cnf")
+            guard FileManager.default.createFile(atPath: optionFile.path, contents: Data("""
+                [client]
+                user=root
+                password=\(optionValue(rootPassword))
+                socket=\(optionValue(socket))
+                default-character-set=utf8mb4
+
+                """.utf8), attributes: [.posixPermissions: 0o600]) else { throw Failure("cannot write \(optionFile.path)") }
+
+            try Data().write(to: stderrLog)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: server)
+            process.arguments = ["--no-defaults"] + userOption + [
+                "--datadir=\(folder.appendingPathComponent("data").path)", "--socket=\(socket)",
+                "--pid-file=\(folder.appendingPathComponent("mariadbd.pid").path)", "--log-error=\(errorLog.path)",
+            ] + tuning
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = try FileHandle(forWritingTo: stderrLog)
+            try process.run()
+
+            // If this test process dies without stopping the server (a crash, a kill), nothing else would:
+            // this stops it and removes its folder once the test process is gone, and ends by itself once the
+            // server is. Children of the test runner's threads inherit a mask that blocks SIGTERM, hence the
+            // unblocking first.
+            let watchdog = Process()
+            watchdog.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            watchdog.arguments = ["python3", "-c", """
+                import os, shutil, signal, sys, time
+                signal.pthread_sigmask(signal.SIG_SETMASK, [])
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                test, server = int(sys.argv[1]), int(sys.argv[2])
+                def alive(pid):
+                    try:
+                        with open("/proc/%d/stat" % pid) as f:
+                            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+                    except OSError:
+                        return False
+                while alive(test):
+                    if not alive(server):
+                        sys.exit(0)
+                    time.sleep(0.5)
+                os.kill(server, signal.SIGTERM)
+                deadline = time.time() + 60
+                while alive(server) and time.time() < deadline:
+                    time.sleep(0.2)
+                shutil.rmtree(sys.argv[3], ignore_errors=True)
+                """, "\(getpid())", "\(process.processIdentifier)", folder.path]
+            watchdog.standardInput = FileHandle.nullDevice
+            watchdog.standardOutput = FileHandle.nullDevice
+            watchdog.standardError = FileHandle.nullDevice
+            do {
+                try watchdog.run()
+            } catch {
+                process.terminate()
+                process.waitUntilExit()
+                throw error
+            }
+
+            let database = MariaDB(folder: folder, process: process, watchdog: watchdog, optionFile: optionFile)
+            // A loaded machine running many tests at once can be slow; a server that cannot start exits, which
+            // is noticed at once, so the long limit only matters for a server that hangs.
+            let deadline = Date().addingTimeInterval(90)
+            var lastError = "no socket yet"
+            while true {
+                guard process.isRunning else {
+                    let message = "mariadbd exited with status \(process.terminationStatus) before answering:\n\(logs())"
+                    database.stop()
+                    throw Failure(message)
+                }
+                if FileManager.default.fileExists(atPath: socket) {
+                    do {
+                        try database.sql("SELECT 1")
+                        return database
+                    } catch {
+                        lastError = "\(error)"
+                    }
+                }
+                if Date() > deadline {
+                    let message = "mariadbd did not answer within 90 s (\(lastError)):\n\(logs())"
+                    database.stop()
+                    throw Failure(message)
+                }
+                usleep(20_000)
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: folder)
+            throw error
+        }
+    }
+
+    /// Stops the server (SIGTERM, wait) and removes the folder. Also called from deinit.
+    func stop() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped else { return }
+        stopped = true
+        if process.isRunning {
+            process.terminate()
+            let deadline = Date().addingTimeInterval(30)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        if watchdog.isRunning { watchdog.terminate() }
+        watchdog.waitUntilExit()
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    // MARK: SQL
+
+    /// Runs SQL through the mysql client with the password in a 0600 --defaults-extra-file (never on the command line);
+    /// returns stdout (batch mode, tab-separated, no column names). Throws with stderr on failure.
+    @discardableResult
+    func sql(_ statements: String, database: String? = nil) throws -> String {
+        var arguments = ["--defaults-extra-file=\(optionFile.path)", "--batch", "--skip-column-names"]
+        if let database { arguments.append("--database=\(database)") }
+        // The statements go in through a file, not a pipe: a client that stops at an error leaves the rest
+        // unread, and writing it into a closed pipe would end this test process with SIGPIPE.
+        let input = folder.appendingPathComponent("statements-\(UUID().uuidString).sql")
+        guard FileManager.default.createFile(atPath: input.path, contents: Data(statements.utf8),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw Failure("cannot write \(input.path)")
+        }
+        defer { try? FileManager.default.removeItem(at: input) }
+        let client = try Self.program(Self.client, "the mariadb client")
+        let run = try Support.run("/bin/sh", ["-c", "input=$1; shift; exec \"$@\" < \"$input\"", "sql", input.path, client] + arguments)
+        guard run.status == 0 else { throw Failure("mysql failed (\(run.status)): \(run.stderr)") }
+        return run.stdout
+    }
+
+    /// Creates database `fate_flow` with the five FATE 1.4.0 tables — t_queue, t_job, t_task, t_data_view,
+    /// t_machine_learning_model_meta — and realistic rows (a few per table, including NULLs, non-ASCII text, long text).
+    /// The four tables other than t_queue have an `f_role varchar(10)` column; t_queue has no `f_frequency` column
+    /// (the upgrade SQL adds it and widens f_role to varchar(50)).
+    func loadFateFlow140() throws {
+        try sql(FateFlow140.schema + FateFlow140.rows)
+    }
+
+    /// Every table of fate_flow as text: SHOW CREATE TABLE of each table (sorted by name) and all its rows ordered by
+    /// every column, so that two snapshots are equal exactly when schemas and rows are. It starts with SHOW CREATE
+    /// DATABASE (so a missing database throws) and takes two client runs, however many tables there are.
+    func snapshot(database: String = "fate_flow") throws -> String {
+        let tables = try columns(database: database)
+        var script = "SHOW CREATE DATABASE \(Self.identifier(database));\n"
+        for (table, columns) in tables {
+            script += "SELECT '\(Self.sectionMark)';\nSHOW CREATE TABLE \(Self.identifier(table));\n\(Self.rowQuery(table, columns));\n"
+        }
+        // Every output line but the marks is a SHOW CREATE line (name, tab, statement) or a row (a quoted value or
+        // NULL first), so a line equal to the mark is one.
+        var sections: [[Substring]] = [[]]
+        for line in try sql(script, database: database).split(separator: "\n") {
+            if line == Self.sectionMark { sections.append([]) } else { sections[sections.count - 1].append(line) }
+        }
+        guard sections.count == tables.count + 1 else { throw Failure("unexpected snapshot output for \(database)") }
+        var text = sections[0].map { Self.unescape(String($0)) + "\n" }.joined()
+        for ((table, _), section) in zip(tables, sections.dropFirst()) {
+            text += "\n" + Self.unescape(String(section.first ?? "")) + "\n" + Self.rowText(table, section.dropFirst())
+        }
+        return text
+    }
+
+    /// The rows of one table, one line each, every value through QUOTE() (so NULL and the string 'NULL' differ)
+    /// in column order, ordered by every column: the row part of `snapshot`.
+    func rows(of table: String, database: String = "fate_flow") throws -> String {
+        guard let columns = try columns(database: database).first(where: { $0.table == table })?.columns else {
+            throw Failure("no table \(database).\(table)")
+        }
+        return Self.rowText(table, try sql(Self.rowQuery(table, columns), database: database).split(separator: "\n")[...])
+    }
+
+    private static let sectionMark = "#snapshot-section#"
+
+    /// The tables of a database, sorted by name, each with its column names in order.
+    private func columns(database: String) throws -> [(table: String, columns: [String])] {
+        let rows = try sql("""
+            SELECT HEX(TABLE_NAME), HEX(COLUMN_NAME) FROM information_schema.COLUMNS
+            WHERE TABLE_SCHEMA = \(Self.sqlString(database)) ORDER BY TABLE_NAME, ORDINAL_POSITION
+            """)
+        var byTable: [String: [String]] = [:]
+        for row in rows.split(separator: "\n") {
+            let fields = row.split(separator: "\t")
+            guard fields.count == 2 else { continue }
+            byTable[Self.fromHex(fields[0]), default: []].append(Self.fromHex(fields[1]))
+        }
+        return byTable.keys.sorted().map { ($0, byTable[$0]!) }
+    }
+
+    private static func rowQuery(_ table: String, _ columns: [String]) -> String {
+        "SELECT \(columns.map { "QUOTE(\(identifier($0)))" }.joined(separator: ", ")) FROM \(identifier(table))"
+    }
+
+    /// Sorted here, byte by byte, rather than by ORDER BY: the server sorts long text by a prefix only, and a sort
+    /// key as long as the values runs out of sort memory.
+    private static func rowText(_ table: String, _ lines: ArraySlice<Substring>) -> String {
+        let sorted = lines.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        return "-- \(table): \(sorted.count) row\(sorted.count == 1 ? "" : "s")\n" + sorted.map { $0 + "\n" }.joined()
+    }
+
+    /// Table names in a database, sorted.
+    func tables(database: String = "fate_flow") throws -> [String] {
+        try sql("SELECT HEX(TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = \(Self.sqlString(database))")
+            .split(separator: "\n").map { Self.fromHex($0) }.sorted()
+    }
+
+    // MARK: quoting
+
+    /// A SQL string literal (the default sql_mode, where backslash escapes).
+    static func sqlString(_ text: String) -> String {
+        var out = "'"
+        for character in text.unicodeScalars {
+            switch character {
+            case "\\": out += "\\\\"
+            case "'": out += "\\'"
+            case "\0": out += "\\0"
+            default: out.unicodeScalars.append(character)
+            }
+        }
+        return out + "'"
+    }
+
+    /// A quoted SQL identifier.
+    static func identifier(_ name: String) -> String {
+        "`" + name.replacingOccurrences(of: "`", with: "``") + "`"
+    }
+
+    /// An option file value: double-quoted, with the escapes the option file reader undoes, so `#`, quotes and
+    /// spaces survive.
+    static func optionValue(_ text: String) -> String {
+        var out = "\""
+        for character in text.unicodeScalars {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(character)
+            }
+        }
+        return out + "\""
+    }
+
+    /// Undoes batch mode's escaping (\n, \t, \\, \0) for text meant to be read, such as SHOW CREATE TABLE.
+    private static func unescape(_ text: String) -> String {
+        var out = ""
+        var escaped = false
+        for character in text {
+            if escaped {
+                switch character {
+                case "n": out.append("\n")
+                case "t": out.append("\t")
+                case "0": out.append("\0")
+                default: out.append(character)
+                }
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else {
+                out.append(character)
+            }
+        }
+        return out
+    }
+
+    private static func fromHex(_ hex: Substring) -> String {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex), next > index {
+            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The fate_flow database of a FATE 1.4.0 host, shaped after the peewee models of that release
+/// (fate_flow/db/db_models.py): what the upgrade SQL of Tests/Fixtures/sql/ changes.
+enum FateFlow140 {
+    static let schema = """
+        CREATE DATABASE fate_flow DEFAULT CHARACTER SET utf8mb4;
+        USE fate_flow;
+        CREATE TABLE t_queue (
+          f_job_id varchar(100) NOT NULL,
+          f_event varchar(500) NOT NULL,
+          f_is_waiting int NOT NULL,
+          PRIMARY KEY (f_job_id)
+        ) ENGINE=InnoDB;
+        CREATE TABLE t_job (
+          f_job_id varchar(25) NOT NULL,
+          f_name varchar(500) NULL,
+          f_description text NULL,
+          f_tag varchar(50) NULL,
+          f_role varchar(10) NOT NULL,
+          f_party_id varchar(10) NOT NULL,
+          f_roles text NOT NULL,
+          f_work_mode int NOT NULL,
+          f_initiator_party_id varchar(50) NOT NULL,
+          f_is_initiator int NULL,
+          f_dsl longtext NOT NULL,
+          f_runtime_conf longtext NOT NULL,
+          f_train_runtime_conf longtext NULL,
+          f_run_ip varchar(100) NOT NULL,
+          f_status varchar(50) NOT NULL,
+          f_current_steps varchar(500) NULL,
+          f_current_tasks varchar(500) NULL,
+          f_progress int NULL,
+          f_create_time bigint NOT NULL,
+          f_update_time bigint NULL,
+          f_start_time bigint NULL,
+          f_end_time bigint NULL,
+          f_elapsed bigint NULL,
+          PRIMARY KEY (f_job_id, f_role, f_party_id),
+          KEY t_job_f_tag (f_tag),
+          KEY t_job_f_role (f_role),
+          KEY t_job_f_party_id (f_party_id),
+          KEY t_job_f_initiator_party_id (f_initiator_party_id),
+          KEY t_job_f_is_initiator (f_is_initiator)
+        ) ENGINE=InnoDB;
+        CREATE TABLE t_task (
+          f_job_id varchar(25) NOT NULL,
+          f_component_name text NOT NULL,
+          f_task_id varchar(100) NOT NULL,
+          f_role varchar(10) NOT NULL,
+          f_party_id varchar(10) NOT NULL,
+          f_operator varchar(100) NULL,
+          f_run_ip varchar(100) NULL,
+          f_run_pid int NULL,
+          f_status varchar(50) NOT NULL,
+          f_create_time bigint NOT NULL,
+          f_update_time bigint NULL,
+          f_start_time bigint NULL,
+          f_end_time bigint NULL,
+          f_elapsed bigint NULL,
+          PRIMARY KEY (f_job_id, f_task_id, f_role, f_party_id),
+          KEY t_task_f_role (f_role),
+          KEY t_task_f_party_id (f_party_id)
+        ) ENGINE=InnoDB;
+        CREATE TABLE t_data_view (
+          f_job_id varchar(25) NOT NULL,
+          f_role varchar(10) NOT NULL,
+          f_party_id varchar(10) NOT NULL,
+          f_table_name varchar(500) NULL,
+          f_table_namespace varchar(500) NULL,
+          f_component_name text NOT NULL,
+          f_create_time bigint NOT NULL,
+          f_update_time bigint NULL,
+          f_table_count_upload int NULL,
+          f_table_count_actual int NULL,
+          f_partition int NULL,
+          f_task_id varchar(100) NOT NULL,
+          f_type varchar(50) NULL,
+          f_ttl int NOT NULL,
+          f_party_model_id varchar(100) NULL,
+          f_model_version varchar(100) NULL,
+          f_size bigint NOT NULL,
+          f_description text NULL,
+          f_tag varchar(50) NULL,
+          PRIMARY KEY (f_job_id, f_task_id),
+          KEY t_data_view_f_role (f_role),
+          KEY t_data_view_f_party_id (f_party_id),
+          KEY t_data_view_f_tag (f_tag)
+        ) ENGINE=InnoDB;
+        CREATE TABLE t_machine_learning_model_meta (
+          f_id bigint NOT NULL,
+          f_role varchar(10) NOT NULL,
+          f_party_id varchar(10) NOT NULL,
+          f_roles text NOT NULL,
+          f_job_id varchar(25) NOT NULL,
+          f_model_id varchar(100) NOT NULL,
+          f_model_version varchar(100) NOT NULL,
+          f_size bigint NOT NULL,
+          f_create_time bigint NOT NULL,
+          f_update_time bigint NOT NULL,
+          f_description text NULL,
+          f_tag varchar(50) NULL,
+          PRIMARY KEY (f_id),
+          KEY t_machine_learning_model_meta_f_role (f_role),
+          KEY t_machine_learning_model_meta_f_party_id (f_party_id),
+          KEY t_machine_learning_model_meta_f_model_id (f_model_id),
+          KEY t_machine_learning_model_meta_f_model_version (f_model_version),
+          KEY t_machine_learning_model_meta_f_tag (f_tag)
+        ) ENGINE=InnoDB;
+
+        """
+
+    /// A DSL of some hundred components (about 50 KB): longer than a TEXT column, a sort key's default
+    /// length and a pipe buffer.
+    static let longDSL: String = {
+        let components = (0..<400).map { index in
+            #""dataio_\#(index)": {"module": "DataIO", "input": {"data": {"data": ["args.train_data"]}}, "output": {"data": ["train"], "model": ["dataio"]}}"#
+        }
+        return #"{"components": {"# + components.joined(separator: ", ") + "}}"
+    }()
+
+    static let runtimeConf = """
+        {"initiator": {"role": "guest", "party_id": 9999}, "job_parameters": {"work_mode": 1},
+         "role": {"guest": [9999], "host": [10000], "arbiter": [10000]},
+         "role_parameters": {"guest": {"args": {"data": {"train_data": [{"name": "breast_b", "namespace": "experiment"}]}}}},
+         "note": "quotes ' \\" and a backslash \\\\ and a tab \t kept"}
+        """
+
+    static let rows: String = {
+        let q = MariaDB.sqlString
+        let roles = #"{"guest": [9999], "host": [10000], "arbiter": [10000]}"#
+        let job = "2020090112000012345678", other = "2020090213300098765432"
+        return """
+            INSERT INTO t_queue VALUES
+              (\(q(job)), \(q(#"{"job_id": "\#(job)", "initiator_role": "guest", "initiator_party_id": 9999}"#)), 0),
+              (\(q(other)), \(q(#"{"job_id": "\#(other)", "initiator_role": "guest", "initiator_party_id": 9999}"#)), 1);
+            INSERT INTO t_job VALUES
+              (\(q(job)), 'hetero_lr_训练', \(q("纵向逻辑回归 — 第一次训练 ✓ 🚀\nsecond line")), 'exp-α', 'guest', '9999', \(q(roles)), 1,
+               '9999', 1, \(q(longDSL)), \(q(runtimeConf)), NULL, '192.168.0.1:9380', 'success', '["dataio_0","hetero_lr_0"]',
+               '["\(job)_dataio_0"]', 100, 1598961600000, 1598962200000, 1598961601000, 1598962200000, 599000),
+              (\(q(job)), 'hetero_lr_训练', NULL, NULL, 'host', '10000', \(q(roles)), 1,
+               '9999', 0, \(q(longDSL)), \(q(runtimeConf)), NULL, '192.168.0.2:9380', 'success', NULL,
+               NULL, 100, 1598961600500, NULL, NULL, NULL, NULL),
+              (\(q(other)), NULL, '', '', 'arbiter', '10000', \(q(roles)), 1,
+               '9999', -1, '{}', '{}', \(q(runtimeConf)), '192.168.0.2:9380', 'running', NULL,
+               NULL, 0, 1599053400000, NULL, 1599053401000, NULL, NULL);
+            INSERT INTO t_task VALUES
+              (\(q(job)), 'dataio_0', '\(job)_dataio_0', 'guest', '9999', NULL, '192.168.0.1', 4242, 'success',
+               1598961601000, 1598961700000, 1598961602000, 1598961700000, 98000),
+              (\(q(job)), 'hetero_lr_0', '\(job)_hetero_lr_0', 'guest', '9999', NULL, '192.168.0.1', 4243, 'success',
+               1598961700000, 1598962200000, 1598961701000, 1598962199000, 498000),
+              (\(q(job)), 'hetero_lr_0', '\(job)_hetero_lr_0', 'host', '10000', 'NULL', NULL, NULL, 'success',
+               1598961700500, NULL, NULL, NULL, NULL),
+              (\(q(other)), 'dataio_0', '\(other)_dataio_0', 'arbiter', '10000', NULL, NULL, NULL, 'waiting',
+               1599053401000, NULL, NULL, NULL, NULL);
+            INSERT INTO t_data_view VALUES
+              (\(q(job)), 'guest', '9999', 'breast_b', 'experiment', 'dataio_0', 1598961602000, 1598961700000,
+               569, 569, 16, '\(job)_dataio_0', 'data', 0, 'guest#9999#arbiter-10000#guest-9999#host-10000#model',
+               '\(job)', 43210, \(q("训练数据 «breast» \\ 'b'")), 'exp-α'),
+              (\(q(job)), 'host', '10000', NULL, NULL, 'hetero_lr_0', 1598961700500, NULL,
+               NULL, NULL, NULL, '\(job)_hetero_lr_0', NULL, 0, NULL, NULL, 0, NULL, NULL);
+            INSERT INTO t_machine_learning_model_meta VALUES
+              (1, 'guest', '9999', \(q(roles)), \(q(job)), 'arbiter-10000#guest-9999#host-10000#model', '\(job)',
+               1048576, 1598962200000, 1598962200000, \(q("模型 · model v1")), 'exp-α'),
+              (2, 'host', '10000', \(q(roles)), \(q(job)), 'arbiter-10000#guest-9999#host-10000#model', '\(job)',
+               0, 1598962200500, 0, NULL, NULL);
+
+            """
+    }()
+}
+
+/// A sandbox FATE host in a temporary folder: FATE_ROOT with python/ shaped as a FATE 1.4.0 host has it, a working
+/// fate_flow service, and the MySQL paths FATE uses pointing at a real MariaDB.
+struct FateSandbox {
+    enum Deploy: String { case allinone, ansible }
+    let folder: URL
+    let deploy: Deploy
+    var fateRoot: URL { folder.appendingPathComponent("fate") }                 // FATE_ROOT
+    var supervisorRoot: URL { folder.appendingPathComponent("supervisord") }     // SUPERVISOR_ROOT (ansible)
+    var mysqlRoot: URL { fateRoot.appendingPathComponent("common/mysql/mysql-8.0.13") }
+    var home: URL { folder.appendingPathComponent("home") }                      // use as HOME for the tool
+
+    private var pidFiles: [URL] {
+        [fateRoot.appendingPathComponent(".fate_flow.pid"), supervisorRoot.appendingPathComponent("fate-fateflow.pid")]
+    }
+
+    /// Builds the sandbox: FATE_ROOT/python as a FATE 1.4.0 tree, FATE_ROOT/common/mysql/mysql-8.0.13 with bin/mysql
+    /// linked to the real client and run/mysql.sock to `mysql`'s socket, SUPERVISOR_ROOT with its service.sh (ansible),
+    /// and an empty home/. Starts fate_flow (the right way for the deploy method) before returning.
+    static func make(deploy: Deploy, mysql: MariaDB) throws -> FateSandbox {
+        // /tmp/fate-sb-XXXXXX keeps FATE_ROOT/common/mysql/mysql-8.0.13/run/mysql.sock far below the socket path limit.
+        let sandbox = FateSandbox(folder: try Support.shortTemporaryFolder("fate-sb"), deploy: deploy)
+        do {
+            try sandbox.build(mysql: mysql)
+            try sandbox.startFateFlow()
+        } catch {
+            sandbox.remove()
+            throw error
+        }
+        return sandbox
+    }
+
+    private func build(mysql: MariaDB) throws {
+        let manager = FileManager.default
+        let python = fateRoot.appendingPathComponent("python")
+        func write(_ relative: String, _ text: String, mode: Int = 0o644) throws {
+            let url = python.appendingPathComponent(relative)
+            try manager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url)
+            try manager.setAttributes([.posixPermissions: mode], ofItemAtPath: url.path)
+        }
+        func fixture(_ relative: String) throws -> String {
+            try String(contentsOf: Support.fixtures.appendingPathComponent(relative), encoding: .utf8)
+        }
+
+        try write("fate_flow/__init__.py", Self.licenseHeader)
+        try write("fate_flow/settings.py", try fixture("python-1.4.0/fate_flow/settings.py"))
+        try write("fate_flow/utils/__init__.py", "")
+        try write("fate_flow/utils/setting_utils.py", try fixture("python-1.4.0/fate_flow/utils/setting_utils.py"))
+        try write("fate_flow/service.sh", try fixture("fate_flow_service.sh"), mode: 0o755)
+        try write("fate_flow/fate_flow_server.py", Self.fateFlowServer)
+        try write("arch/__init__.py", "")
+        try write("arch/conf/base_conf.yaml", try fixture("conf/base_conf-1.4.0.yaml"))
+        try write("arch/conf/server_conf.json", Self.serverConf)
+        try write("federatedml/__init__.py", Self.licenseHeader)
+        try write("federatedml/util/consts.py", Self.licenseHeader + "GUEST = 'guest'\nHOST = 'host'\nARBITER = 'arbiter'\n")
+        try write("examples/说明 示例.md", "# 示例\n\n在 `python/examples` 下运行 toy example。\n")
+        try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: python.appendingPathComponent("arch/conf/server_conf.json").path)
+
+        let bin = mysqlRoot.appendingPathComponent("bin"), run = mysqlRoot.appendingPathComponent("run")
+        try manager.createDirectory(at: bin, withIntermediateDirectories: true)
+        try manager.createDirectory(at: run, withIntermediateDirectories: true)
+        guard let client = MariaDB.client else { throw Failure("the mariadb client is not installed") }
+        try manager.createSymbolicLink(atPath: bin.appendingPathComponent("mysql").path, withDestinationPath: client)
+        try manager.createSymbolicLink(atPath: run.appendingPathComponent("mysql.sock").path, withDestinationPath: mysql.socket)
+
+        if deploy == .ansible {
+            let programs = supervisorRoot.appendingPathComponent("supervisord.d")
+            try manager.createDirectory(at: programs, withIntermediateDirectories: true)
+            let script = supervisorRoot.appendingPathComponent("service.sh")
+            try Data(try fixture("supervisor_service.sh").utf8).write(to: script)
+            try manager.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
+            try Data("""
+                [program:fate-fateflow]
+                directory=\(python.path)/fate_flow
+                command=python fate_flow_server.py
+                autostart=true
+                autorestart=true
+
+                """.utf8).write(to: programs.appendingPathComponent("fate-fateflow.conf"))
+        }
+        try manager.createDirectory(at: home, withIntermediateDirectories: true)
+    }
+
+    /// The command that starts or stops fate_flow on this host, as the upgrade script runs it.
+    func service(_ action: String) throws -> Run {
+        switch deploy {
+        case .allinone:
+            try Support.run("bash", [fateRoot.appendingPathComponent("python/fate_flow/service.sh").path, action])
+        case .ansible:
+            try Support.run("bash", [supervisorRoot.appendingPathComponent("service.sh").path, action, "fate-fateflow"])
+        }
+    }
+
+    private func startFateFlow() throws {
+        let run = try service("start")
+        guard run.status == 0, isFateFlowRunning() else {
+            throw Failure("fate_flow did not start (\(run.status)):\n\(run.output)")
+        }
+    }
+
+    /// Whether a fate_flow process recorded by either pid file is alive: it answers kill -0 and is not a zombie,
+    /// which PID 1 of some containers never reaps.
+    func isFateFlowRunning() -> Bool {
+        !runningPids().isEmpty
+    }
+
+    private func runningPids() -> [pid_t] {
+        pidFiles.compactMap { file in
+            guard let text = try? String(contentsOf: file, encoding: .utf8),
+                  let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
+                  Self.isAlive(pid) else { return nil }
+            return pid
+        }
+    }
+
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+    }
+
+    /// Every file, folder and link under `relative` (e.g. "python"), keyed by path relative to it ("." for itself),
+    /// with its type, mode, owner, size, sha256 of contents or link target — so two snapshots are equal exactly when
+    /// the trees are (times are left out: they differ between a tree and its copy).
+    func treeSnapshot(_ relative: String = "python") throws -> [String: String] {
+        var entries: [String: String] = [:]
+        func visit(_ url: URL, _ key: String) throws {
+            var info = stat()
+            guard lstat(url.path, &info) == 0 else {
+                throw Failure("\(url.path): \(String(cString: strerror(errno)))")
+            }
+            let mode = String(info.st_mode & 0o7777, radix: 8), owner = "\(info.st_uid):\(info.st_gid)"
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                entries[key] = "dir \(mode) \(owner)"
+                for name in try FileManager.default.contentsOfDirectory(atPath: url.path) {
+                    try visit(url.appendingPathComponent(name), key == "." ? name : "\(key)/\(name)")
+                }
+            case S_IFREG:
+                let data = try Data(contentsOf: url)
+                entries[key] = "file \(mode) \(owner) \(data.count) \(SHA256.hex(data))"
+            case S_IFLNK:
+                entries[key] = "link \(owner) -> \(try FileManager.default.destinationOfSymbolicLink(atPath: url.path))"
+            default:
+                entries[key] = "other \(String(info.st_mode, radix: 8)) \(owner)"
+            }
+        }
+        try visit(fateRoot.appendingPathComponent(relative), ".")
+        return entries
+    }
+
+    /// Kills any fate_flow process it started and removes the folder.
+    func remove() {
+        let pids = runningPids()
+        for pid in pids { kill(pid, SIGTERM) }
+        let deadline = Date().addingTimeInterval(5)
+        while pids.contains(where: Self.isAlive) && Date() < deadline { usleep(10_000) }
+        for pid in pids where Self.isAlive(pid) { kill(pid, SIGKILL) }
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    // MARK: contents of the 1.4.0 tree
+
+    static let licenseHeader = """
+        #
+        #  Copyright 2019 The FATE Authors. All Rights Reserved.
+        #
+        #  Licensed under the Apache License, Version 2.0 (the "License");
+        #  you may not use this file except in compliance with the License.
+        #
+
+        """
+
+    static let fateFlowServer = licenseHeader + """
+        # init env. must be the first import
+        import fate_flow as _
+
+        import argparse
+        import signal
+
+        from fate_flow.settings import IP, GRPC_PORT, HTTP_PORT, WORK_MODE, USE_CONFIGURATION_CENTER, ZOOKEEPER_HOSTS
+        from fate_flow.utils.setting_utils import CenterConfig
+
+        if __name__ == '__main__':
+            parser = argparse.ArgumentParser()
+            parser.add_argument('--standalone_node', default=False, action='store_true')
+            args = parser.parse_args()
+            if USE_CONFIGURATION_CENTER:
+                CenterConfig.init(ZOOKEEPER_HOSTS, 'fate_flow')
+
+        """
+
+    static let serverConf = """
+        {
+          "servers": {
+            "proxy": {"host": "127.0.0.1", "port": 9370},
+            "fateboard": {"host": "127.0.0.1", "port": 8080},
+            "fateflow": {"host": "127.0.0.1", "http.port": 9380, "grpc.port": 9360},
+            "servings": ["127.0.0.1:8000"]
+          }
+        }
+
+        """
+}
+
+/// SHA-256 (FIPS 180-4), for tree snapshots: Foundation on Linux has none, and the package has no crypto dependency.
+enum SHA256 {
+    private static let k: [UInt32] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    ]
+
+    static func hex(_ data: Data) -> String {
+        var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+        var message = [UInt8](data)
+        let bits = UInt64(message.count) * 8
+        message.append(0x80)
+        while message.count % 64 != 56 { message.append(0) }
+        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
+        func rotate(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+        var w = [UInt32](repeating: 0, count: 64)
+        for block in stride(from: 0, to: message.count, by: 64) {
+            for i in 0..<16 {
+                let j = block + i * 4
+                w[i] = UInt32(message[j]) << 24 | UInt32(message[j + 1]) << 16 | UInt32(message[j + 2]) << 8 | UInt32(message[j + 3])
+            }
+            for i in 16..<64 {
+                let s0 = rotate(w[i - 15], 7) ^ rotate(w[i - 15], 18) ^ (w[i - 15] >> 3)
+                let s1 = rotate(w[i - 2], 17) ^ rotate(w[i - 2], 19) ^ (w[i - 2] >> 10)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+            for i in 0..<64 {
+                let s1 = rotate(e, 6) ^ rotate(e, 11) ^ rotate(e, 25)
+                let choice = (e & f) ^ (~e & g)
+                let t1 = hh &+ s1 &+ choice &+ k[i] &+ w[i]
+                let s0 = rotate(a, 2) ^ rotate(a, 13) ^ rotate(a, 22)
+                let majority = (a & b) ^ (a & c) ^ (b & c)
+                let t2 = s0 &+ majority
+                (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+            }
+            h[0] = h[0] &+ a; h[1] = h[1] &+ b; h[2] = h[2] &+ c; h[3] = h[3] &+ d
+            h[4] = h[4] &+ e; h[5] = h[5] &+ f; h[6] = h[6] &+ g; h[7] = h[7] &+ hh
+        }
+        return h.map { word in
+            let text = String(word, radix: 16)
+            return String(repeating: "0", count: 8 - text.count) + text
+        }.joined()
+    }
+}
