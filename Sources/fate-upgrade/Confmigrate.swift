@@ -154,14 +154,12 @@ extension FateUpgrade {
             defer { file.discard() }
             try writeAll(bytes, to: file.fileDescriptor, path: path)
 
-            let formatter = DateFormatter()
-            formatter.dateFormat = "yyyyMMddHHmmss"
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            var backup = "\(path).bak.\(formatter.string(from: Date()))"
+            let stamp = timestamp()
+            var backup = "\(path).bak.\(stamp)"
             var attempt = 1
             while link(path, backup) != 0 {
                 guard errno == EEXIST else { throw PackageError.write(backup, String(cString: strerror(errno))) }
-                backup = "\(path).bak.\(formatter.string(from: Date())).\(attempt)"
+                backup = "\(path).bak.\(stamp).\(attempt)"
                 attempt += 1
             }
             do {

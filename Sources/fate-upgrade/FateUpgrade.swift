@@ -61,6 +61,38 @@ struct OutputOptions: ParsableArguments {
     var json = false
 }
 
+/// Ways to give DB_PASS that keep it off the command line and out of `ps`.
+struct DatabasePasswordOptions: ParsableArguments {
+    @Flag(help: "Read DB_PASS from standard input (one line; not echoed at a terminal).")
+    var dbPassStdin = false
+
+    @Option(help: ArgumentHelp("Read DB_PASS from the first line of a file.", valueName: "file"), completion: .file())
+    var dbPassFile: String?
+
+    func validate() throws {
+        if dbPassStdin && dbPassFile != nil {
+            throw ValidationError("--db-pass-stdin and --db-pass-file both give DB_PASS; use one")
+        }
+    }
+
+    /// The flag used, for messages.
+    var flag: String? { dbPassStdin ? "--db-pass-stdin" : dbPassFile != nil ? "--db-pass-file" : nil }
+
+    /// The password given with one of the flags, or nil when neither is used.
+    func read() throws -> String? {
+        if dbPassStdin {
+            guard let line = Terminal.readSecretLine(prompt: "DB_PASS: ") else {
+                throw InputError(SourceLocation(file: "standard input"), "no DB_PASS line to read (--db-pass-stdin)")
+            }
+            return line
+        }
+        guard let dbPassFile else { return nil }
+        let text = String(decoding: try readFile(dbPassFile), as: UTF8.self)
+        let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        return line.hasSuffix("\r") ? String(line.dropLast()) : line
+    }
+}
+
 extension FateUpgrade {
     static func printJSON<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()

@@ -35,11 +35,7 @@ extension FateUpgrade {
                 completion: .file(extensions: ["yaml", "yml"]))
         var parameterFile: String?
 
-        @Flag(help: "Read DB_PASS from standard input (one line; not echoed at a terminal).")
-        var dbPassStdin = false
-
-        @Option(help: ArgumentHelp("Read DB_PASS from the first line of a file.", valueName: "file"), completion: .file())
-        var dbPassFile: String?
+        @OptionGroup var password: DatabasePasswordOptions
 
         @Flag(help: "Replace the output file if it exists.")
         var force = false
@@ -53,9 +49,6 @@ extension FateUpgrade {
         @OptionGroup var outputOptions: OutputOptions
 
         func validate() throws {
-            if dbPassStdin && dbPassFile != nil {
-                throw ValidationError("--db-pass-stdin and --db-pass-file both give DB_PASS; use one")
-            }
             guard (1...9).contains(compressionLevel) else {
                 throw ValidationError("--compression-level must be 1 to 9")
             }
@@ -67,8 +60,8 @@ extension FateUpgrade {
                 let name = String(assignment[..<equals])
                 guard seen.insert(name).inserted else { throw ValidationError("--set \(name) is given twice") }
             }
-            if seen.contains("DB_PASS") && (dbPassStdin || dbPassFile != nil) {
-                throw ValidationError("DB_PASS is given by both --set and \(dbPassStdin ? "--db-pass-stdin" : "--db-pass-file"); use one")
+            if seen.contains("DB_PASS"), let flag = password.flag {
+                throw ValidationError("DB_PASS is given by both --set and \(flag); use one")
             }
         }
 
@@ -151,17 +144,8 @@ extension FateUpgrade {
                 }
                 settings.append(ParameterSetting(name: name, value: String(assignment[assignment.index(after: equals)...]), origin: "--set"))
             }
-            if dbPassStdin {
-                guard let line = Terminal.readSecretLine(prompt: "DB_PASS: ") else {
-                    throw InputError(SourceLocation(file: "standard input"), "no DB_PASS line to read (--db-pass-stdin)")
-                }
-                settings.append(ParameterSetting(name: "DB_PASS", value: line, origin: "--db-pass-stdin"))
-            }
-            if let dbPassFile {
-                let text = String(decoding: try readFile(dbPassFile), as: UTF8.self)
-                let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-                settings.append(ParameterSetting(name: "DB_PASS", value: line.hasSuffix("\r") ? String(line.dropLast()) : line,
-                                                 origin: "--db-pass-file"))
+            if let value = try password.read(), let flag = password.flag {
+                settings.append(ParameterSetting(name: "DB_PASS", value: value, origin: flag))
             }
             if !settings.contains(where: { $0.name == "DB_PASS" }), let fromEnvironment = ProcessInfo.processInfo.environment["FATE_DB_PASS"] {
                 settings.insert(ParameterSetting(name: "DB_PASS", value: fromEnvironment, origin: "FATE_DB_PASS"), at: 0)

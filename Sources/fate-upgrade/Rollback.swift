@@ -31,11 +31,8 @@ extension FateUpgrade {
         @Flag(help: "Do not ask for confirmation when there is no journal.")
         var yes = false
 
-        @Flag(help: "Read DB_PASS from standard input (default: from the journal's package, or FATE_DB_PASS).")
-        var dbPassStdin = false
-
-        @Option(help: ArgumentHelp("Read DB_PASS from the first line of a file.", valueName: "file"), completion: .file())
-        var dbPassFile: String?
+        /// Default: FATE_DB_PASS, else the DB_PASS of the package the journal names.
+        @OptionGroup var password: DatabasePasswordOptions
 
         mutating func run() throws {
             let journals = try UpgradeJournal.all(fateRoot: fateRoot)
@@ -161,17 +158,7 @@ extension FateUpgrade {
         }
 
         func givenPassword() throws -> String? {
-            if dbPassStdin {
-                guard let line = Terminal.readSecretLine(prompt: "DB_PASS: ") else {
-                    throw InputError(SourceLocation(file: "standard input"), "no DB_PASS line to read (--db-pass-stdin)")
-                }
-                return line
-            }
-            if let dbPassFile {
-                let text = String(decoding: try readFile(dbPassFile), as: UTF8.self)
-                return text.split(separator: "\n", omittingEmptySubsequences: false).first.map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
-            }
-            return ProcessInfo.processInfo.environment["FATE_DB_PASS"]
+            try password.read() ?? ProcessInfo.processInfo.environment["FATE_DB_PASS"]
         }
     }
 }

@@ -207,7 +207,9 @@ import Testing
 
     @Test func applyKilledMidwayThenRollbackRestoresAndThePasswordNeverShows() throws {
         // The script pauses right after moving python/ aside, so the kill lands mid-upgrade.
-        let script = try Support.temporaryFolder().appendingPathComponent("upgrade_script.sh")
+        let scriptFolder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: scriptFolder) }
+        let script = scriptFolder.appendingPathComponent("upgrade_script.sh")
         let text = try String(contentsOf: Support.fixtures.appendingPathComponent("upgrade_script.sh"), encoding: .utf8)
             .replacingOccurrences(of: "    echo \"INFO: Unpacking $PYTHON_PACKAGE_PATH into $FATE_ROOT\"",
                                   with: "    sleep 3\n    echo \"INFO: Unpacking $PYTHON_PACKAGE_PATH into $FATE_ROOT\"")
