@@ -176,6 +176,80 @@ import Testing
         #expect(try scenario.tables() == tablesBefore)
     }
 
+    struct Breakage: CustomStringConvertible, Sendable {
+        var description: String
+        var deploy: FateSandbox.Deploy = .allinone
+        var component = "all"
+        /// Breaks one thing on the host; returns what undoes it, so the host can be compared after.
+        var breakHost: @Sendable (Scenario) throws -> () throws -> Void
+        var message: String
+    }
+
+    static let breakages: [Breakage] = [
+        Breakage(description: "FATE_ROOT missing", breakHost: { scenario in
+            let moved = scenario.sandbox.folder.appendingPathComponent("fate.moved")
+            try FileManager.default.moveItem(at: scenario.sandbox.fateRoot, to: moved)
+            return { try FileManager.default.moveItem(at: moved, to: scenario.sandbox.fateRoot) }
+        }, message: "is not a folder"),
+        Breakage(description: "mysql client missing", component: "mysql", breakHost: { scenario in
+            let client = scenario.sandbox.mysqlRoot.appendingPathComponent("bin/mysql")
+            let target = try FileManager.default.destinationOfSymbolicLink(atPath: client.path)
+            try FileManager.default.removeItem(at: client)
+            return { try FileManager.default.createSymbolicLink(atPath: client.path, withDestinationPath: target) }
+        }, message: "bin/mysql does not exist or is not executable"),
+        Breakage(description: "supervisor missing", deploy: .ansible, component: "fatepython", breakHost: { scenario in
+            let service = scenario.sandbox.supervisorRoot.appendingPathComponent("service.sh")
+            let moved = scenario.sandbox.supervisorRoot.appendingPathComponent("service.sh.moved")
+            try FileManager.default.moveItem(at: service, to: moved)
+            return { try FileManager.default.moveItem(at: moved, to: service) }
+        }, message: "SUPERVISOR_ROOT: "),
+        Breakage(description: "FATE_FLOW_ROOT missing", component: "fateflow", breakHost: { scenario in
+            let flow = scenario.sandbox.fateRoot.appendingPathComponent("python/fate_flow")
+            let moved = scenario.sandbox.fateRoot.appendingPathComponent("fate_flow.moved")
+            try FileManager.default.moveItem(at: flow, to: moved)
+            return { try FileManager.default.moveItem(at: moved, to: flow) }
+        }, message: "FATE_FLOW_ROOT "),
+        Breakage(description: "leftover backup table", component: "mysql", breakHost: { scenario in
+            try scenario.mysql.sql("CREATE TABLE t_queue_backup LIKE t_queue;", database: "fate_flow")
+            return { try scenario.mysql.sql("DROP TABLE t_queue_backup;", database: "fate_flow") }
+        }, message: "already has t_queue_backup"),
+    ]
+
+    @Test(arguments: breakages)
+    func eachPreflightFailureChangesNothing(breakage: Breakage) throws {
+        let scenario = try Scenario(breakage.deploy)
+        defer { scenario.remove() }
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        let tablesBefore = try scenario.tables()
+        let repair = try breakage.breakHost(scenario)
+        let run = try scenario.apply(["--component", breakage.component])
+        try repair()
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("fate-upgrade: preflight: ") && run.stderr.contains(breakage.message), "\(run.stderr)")
+        #expect(!run.output.contains(scenario.mysql.password))
+        #expect(try Support.files(in: scenario.folder) == ["upgrade_package_new.tar.gz"], "the work folder changed")
+        #expect(!FileManager.default.fileExists(atPath: scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade").path))
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(scenario.sandbox.isFateFlowRunning())
+    }
+
+    @Test func aComponentIsNotAppliedTwice() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        let first = try scenario.apply(["--component", "fatepython", "--no-confmigrate"])
+        #expect(first.status == 0, "\(first.output)")
+        let treeAfter = try scenario.sandbox.treeSnapshot("python")
+        let again = try scenario.apply(["--component", "all"])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("preflight: all was already upgraded on this host ("), "\(again.stderr)")
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeAfter)
+        #expect(try scenario.journals().count == 1)
+        // The database alone was not upgraded yet, so that is still allowed.
+        let mysql = try scenario.apply(["--component", "mysql"])
+        #expect(mysql.status == 0, "\(mysql.output)")
+    }
+
     @Test func aScriptFailingMidwayLeavesAnAccurateJournalAndRollbackRestores() throws {
         let folder = try Support.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
