@@ -49,9 +49,11 @@ extension FateUpgrade {
             var scriptValues: [String: String] = [:]
             if let scriptPath, FileManager.default.fileExists(atPath: scriptPath) {
                 let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
-                let source = try UpgradePackage(path: scriptPath)
-                let bytes = source.isFolder || scriptPath.hasSuffix(".gz") || scriptPath.hasSuffix(".tar")
-                    ? try source.readScript().bytes : try readFile(scriptPath)
+                // The journal names the extracted script; --package may be an archive or its folder.
+                var isFolder: ObjCBool = false
+                _ = FileManager.default.fileExists(atPath: scriptPath, isDirectory: &isFolder)
+                let isPackage = isFolder.boolValue || [".gz", ".tgz", ".tar"].contains(where: scriptPath.hasSuffix)
+                let bytes = isPackage ? try UpgradePackage(path: scriptPath).readScript().bytes : try readFile(scriptPath)
                 scriptValues = try ShellParameterBlock(parsing: bytes, file: scriptPath).evaluated(home: home)
             }
             for (name, value) in scriptValues where values[name] == nil || values[name] == ShellParameterBlock.mask {

@@ -42,11 +42,6 @@ struct UpgradeJournal: Codable {
 
     var fateRoot: String { parameters["FATE_ROOT"] ?? "" }
 
-    /// The backup folders this run made: those present after it that were not before.
-    func created(_ now: [String], _ before: [String]) -> [String] {
-        now.filter { !before.contains($0) }.sorted()
-    }
-
     static func folder(fateRoot: String) -> String { "\(fateRoot)/.fate-upgrade" }
 
     /// Writes atomically (temporary file, fsync, rename), 0600.

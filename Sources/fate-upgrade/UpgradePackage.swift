@@ -283,7 +283,6 @@ struct UpgradePackage {
         var bytesIn: Int64 = 0
         var bytesOut: Int64 = 0
         var scriptPath = ""
-        var format = ""
     }
 
     /// Copies every entry to `fileDescriptor` as a new tar(.gz); the script's bytes go through `transform`.
@@ -306,7 +305,6 @@ struct UpgradePackage {
                 writer = try ArchiveWriter(fileDescriptor: fileDescriptor, path: outputPath,
                                            format: isFolder ? ARCHIVE_FORMAT_TAR_PAX_RESTRICTED : reader.format,
                                            gzip: gzip, compressionLevel: compressionLevel)
-                summary.format = isFolder ? "folder" : reader.formatName
             }
             guard let writer else { break }
             if archive_entry_filetype(entry) == fileTypeRegular, UpgradePackage.isScript(name) {
@@ -447,7 +445,7 @@ extension UpgradePackage {
         guard FileManager.default.changeCurrentDirectoryPath(folder) else {
             throw PackageError.write(folder, "cannot enter the work folder")
         }
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
         let writer = archive_write_disk_new()
         defer { archive_write_free(writer) }
         let flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT
