@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "fate-upgrade", targets: ["fate-upgrade"]),
         .library(name: "FateUpgradeCore", targets: ["FateUpgradeCore"]),
+        .library(name: "FateUpgradeHost", targets: ["FateUpgradeHost"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -14,20 +15,26 @@ let package = Package(
         // The system libraries, found through pkg-config; Debian packages in `providers`.
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // fork/exec and the signal handler: code that must stay async-signal-safe, so C.
+        .target(name: "CHost"),
 
         // The shared parsing core: pure, testable from strings.
         .target(name: "FateUpgradeCore", dependencies: ["CYAML"]),
+        // Reading, rewriting and extracting packages: the only module that sees libarchive.
+        .target(name: "FateUpgradeArchive", dependencies: ["FateUpgradeCore", "CArchive"]),
+        // Everything that touches the host: processes, MySQL, services, journal, the operations.
+        .target(name: "FateUpgradeHost", dependencies: ["FateUpgradeCore", "FateUpgradeArchive", "CHost"]),
 
         .executableTarget(
             name: "fate-upgrade",
             dependencies: [
-                "FateUpgradeCore", "CArchive",
+                "FateUpgradeCore", "FateUpgradeArchive", "FateUpgradeHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "FateUpgradeTests",
-            dependencies: ["FateUpgradeCore", "fate-upgrade"],
+            dependencies: ["FateUpgradeCore", "FateUpgradeHost", "fate-upgrade"],
             resources: []
         ),
     ],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FateUpgradeCore
+import FateUpgradeHost
 import Foundation
 
 @main
@@ -12,52 +13,66 @@ struct FateUpgrade: ParsableCommand {
             (`inspect` shows what a package holds). On each target, `apply` runs the upgrade and \
             `rollback` undoes it; on the fateflow machine, `confmigrate` carries the ZooKeeper settings over.
             """,
-        version: "0.1.0",
+        version: "0.2.0",
         subcommands: [Pack.self, Inspect.self, Confmigrate.self, Apply.self, Rollback.self]
     )
 
-    /// Errors that speak for themselves get one line each, prefixed with the tool's name,
-    /// and exit status 1; usage errors keep argument-parser's message and status.
+    /// The one error funnel: errors that speak for themselves get their lines, prefixed with the
+    /// tool's name, and their exit status (with --json, their report on stdout too); usage
+    /// errors keep argument-parser's message and status.
     static func main() {
         // libarchive converts path names through the C locale; make it UTF-8 so that
         // non-ASCII names pass through unchanged whatever the caller's environment.
         if setlocale(LC_CTYPE, "") == nil || !String(cString: nl_langinfo(nl_item(CODESET))).uppercased().contains("UTF") {
             setlocale(LC_CTYPE, "C.UTF-8")
         }
+        Signals.install()
+        let console = Console.shared
+        var command: ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
         do {
-            var command = try parseAsRoot()
+            if let reporting = command as? JSONReporting, reporting.json { console.useJSON(true) }
             try command.run()
-        } catch let error as ParameterProblems {
-            for problem in error.problems { report(problem.description) }
-            Foundation.exit(1)
-        } catch let error as PackageError {
-            report(error.description)
-            Foundation.exit(1)
-        } catch let error as InputError {
-            report(error.description)
-            Foundation.exit(1)
-        } catch let error as PackageRefusal {
-            error.problems.forEach(report)
-            Foundation.exit(1)
-        } catch let error as PreflightFailure {
-            error.description.split(separator: "\n").forEach { report(String($0)) }
-            Foundation.exit(1)
-        } catch let error as HostError {
-            report(error.description)
-            Foundation.exit(1)
-        } catch {
+        } catch let error as OperatorError {
+            if let reporting = error as? ReportingError, console.isJSON,
+               let data = try? encoder.encode(AnyEncodable(reporting.report)) {
+                console.json(data)
+            }
+            error.lines.forEach(console.error)
+            Foundation.exit(error.exitStatus)
+        } catch let error where error is CleanExit || error is ExitCode || error is ValidationError {
             exit(withError: error)
+        } catch {
+            error.operatorLines.forEach(console.error)
+            Foundation.exit(1)
         }
     }
 
-    static func report(_ line: String) {
-        FileHandle.standardError.write(Data("fate-upgrade: \(line)\n".utf8))
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func printJSON<T: Encodable>(_ value: T) throws {
+        Console.shared.json(try encoder.encode(value))
     }
+}
+
+/// A command whose --json puts its report alone on stdout.
+protocol JSONReporting {
+    var json: Bool { get }
+}
+
+struct AnyEncodable: Encodable {
+    let value: any Encodable
+    init(_ value: any Encodable) { self.value = value }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
 }
 
 /// How results are shown: human text, or one JSON object on stdout.
 struct OutputOptions: ParsableArguments {
-    @Flag(help: "Print a machine-readable JSON summary on stdout (no secrets).")
+    @Flag(help: "Print a machine-readable JSON summary on stdout (no secrets); everything else goes to stderr.")
     var json = false
 }
 
@@ -81,23 +96,17 @@ struct DatabasePasswordOptions: ParsableArguments {
     /// The password given with one of the flags, or nil when neither is used.
     func read() throws -> String? {
         if dbPassStdin {
-            guard let line = Terminal.readSecretLine(prompt: "DB_PASS: ") else {
+            guard let line = Console.shared.readSecretLine(prompt: "DB_PASS: ") else {
                 throw InputError(SourceLocation(file: "standard input"), "no DB_PASS line to read (--db-pass-stdin)")
             }
             return line
         }
         guard let dbPassFile else { return nil }
-        let text = String(decoding: try readFile(dbPassFile), as: UTF8.self)
+        let text = String(decoding: try FileSystem.read(dbPassFile, limit: 1 << 20), as: UTF8.self)
         let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         return line.hasSuffix("\r") ? String(line.dropLast()) : line
     }
 }
 
-extension FateUpgrade {
-    static func printJSON<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        FileHandle.standardOutput.write(try encoder.encode(value))
-        FileHandle.standardOutput.write(Data("\n".utf8))
-    }
-}
+extension UpgradeComponent: ExpressibleByArgument {}
+extension MachineRole: ExpressibleByArgument {}

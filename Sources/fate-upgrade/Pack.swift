@@ -1,5 +1,7 @@
 import ArgumentParser
+import FateUpgradeArchive
 import FateUpgradeCore
+import FateUpgradeHost
 import Foundation
 
 extension FateUpgrade {
@@ -74,14 +76,14 @@ extension FateUpgrade {
             let script = try package.readScript()
             let block = try ShellParameterBlock(parsing: script.bytes, file: "\(input):\(script.path)")
             let plan = try ParameterPlan(block: block, settings: settings)
-            plan.warnings.forEach(Terminal.warn)
+            plan.warnings.forEach(Console.shared.warn)
             if block.hasCRLF {
-                Terminal.warn("\(script.path) has Windows (CR LF) line endings, which break it on the target ($'\\r': command not found); it is written with LF endings")
+                Console.shared.warn("\(script.path) has Windows (CR LF) line endings, which break it on the target ($'\\r': command not found); it is written with LF endings")
             }
 
             if dryRun {
                 if !force, FileManager.default.fileExists(atPath: output) {
-                    Terminal.warn("\(output) exists; a real run needs --force to replace it")
+                    Console.shared.warn("\(output) exists; a real run needs --force to replace it")
                 }
                 let lines = plan.maskedBlockLines()
                 let diff = UnifiedDiff.make(old: lines.old, new: lines.new, oldLabel: "a/\(script.path)",
@@ -89,7 +91,7 @@ extension FateUpgrade {
                 if outputOptions.json {
                     try FateUpgrade.printJSON(PackReport(plan: plan, script: script.path, input: input, output: nil, summary: nil, diff: diff))
                 } else {
-                    print(diff.isEmpty ? "no parameter changes in \(script.path)" : diff, terminator: diff.isEmpty ? "\n" : "")
+                    Console.shared.say(diff.isEmpty ? "no parameter changes in \(script.path)" : String(diff.dropLast(diff.hasSuffix("\n") ? 1 : 0)))
                 }
                 return
             }
@@ -116,13 +118,13 @@ extension FateUpgrade {
                 return
             }
             let megabytes = { (bytes: Int64) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
-            print("wrote \(output): \(summary.entries) entries, \(megabytes(summary.bytesOut))")
+            Console.shared.say("wrote \(output): \(summary.entries) entries, \(megabytes(summary.bytesOut))")
             if plan.changes.isEmpty {
-                print("no parameter changed in \(script.path)")
+                Console.shared.say("no parameter changed in \(script.path)")
             }
             for change in plan.changes {
                 let values = change.kind.isSecret ? "changed (hidden)" : "\(change.oldValue) -> \(change.newValue)"
-                print("  \(change.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(values)")
+                Console.shared.say("  \(change.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(values)")
             }
         }
 
@@ -131,7 +133,7 @@ extension FateUpgrade {
         func requestedSettings() throws -> [ParameterSetting] {
             var settings: [ParameterSetting] = []
             if let parameterFile {
-                let document = try YAMLDocument(parsing: try readFile(parameterFile), file: parameterFile)
+                let document = try YAMLDocument(parsing: try FileSystem.read(parameterFile), file: parameterFile)
                 for item in try document.flatMapping() {
                     settings.append(ParameterSetting(name: item.key, value: item.value, origin: "\(parameterFile):\(item.line)"))
                 }
@@ -140,7 +142,7 @@ extension FateUpgrade {
                 let equals = assignment.firstIndex(of: "=")!
                 let name = String(assignment[..<equals])
                 if name == "DB_PASS" {
-                    Terminal.warn("--set DB_PASS=… leaves the password in shell history and in ps; prefer --db-pass-stdin, --db-pass-file or FATE_DB_PASS")
+                    Console.shared.warn("--set DB_PASS=… leaves the password in shell history and in ps; prefer --db-pass-stdin, --db-pass-file or FATE_DB_PASS")
                 }
                 settings.append(ParameterSetting(name: name, value: String(assignment[assignment.index(after: equals)...]), origin: "--set"))
             }
@@ -158,13 +160,13 @@ extension FateUpgrade {
             let inputPath = URL(fileURLWithPath: input).resolvingSymlinksInPath().path
             let outputPath = URL(fileURLWithPath: output).resolvingSymlinksInPath().path
             if inputPath == outputPath {
-                throw PackageError.write(output, "it is the input package; choose another output name")
+                throw PackageWriteError(output, "it is the input package; choose another output name")
             }
             if package.isFolder, outputPath.hasPrefix(inputPath + "/") {
-                throw PackageError.write(output, "it is inside the package folder \(input) being packed")
+                throw PackageWriteError(output, "it is inside the package folder \(input) being packed")
             }
             if !dryRun, !force, FileManager.default.fileExists(atPath: output) {
-                throw PackageError.write(output, "it already exists (use --force to replace it)")
+                throw PackageWriteError(output, "it already exists (use --force to replace it)")
             }
         }
     }
@@ -253,12 +255,12 @@ extension FateUpgrade {
                     parameters: values.map { .init(name: $0.name, line: $0.line, kind: "\($0.kind)", value: $0.value) }))
                 return
             }
-            print("\(script.path), lines \(block.lines.lowerBound)–\(block.lines.upperBound), \(framing):")
+            Console.shared.say("\(script.path), lines \(block.lines.lowerBound)–\(block.lines.upperBound), \(framing):")
             for value in values {
-                print("  \(value.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(value.value)")
+                Console.shared.say("  \(value.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(value.value)")
             }
             if block.hasCRLF {
-                print("line endings: CR LF (Windows); `fate-upgrade pack` writes them as LF")
+                Console.shared.say("line endings: CR LF (Windows); `fate-upgrade pack` writes them as LF")
             }
         }
     }

@@ -12,6 +12,12 @@ final class MariaDB: @unchecked Sendable {
     /// `#`, backquote, backslash, `!`) and a non-ASCII one, since DB_PASS is documented to carry all of them.
     static let rootPassword = "r00t p@ss'\"$;#`\\!密"
 
+    /// The account upgrade packages use. FATE's scripts pass the password unquoted (`-p$DB_PASS`), so it
+    /// cannot hold a space or a glob character (the script itself would split it); every other hostile
+    /// character is here: both quotes, `$`, `;`, `#`, backquote, backslash, `!` and a non-ASCII one.
+    static let packageUser = "fate_dev"
+    static let packagePassword = "Fate_dev'\"$;#`\\!密"
+
     private let process: Process
     private let watchdog: Process
     private let optionFile: URL
@@ -77,6 +83,8 @@ final class MariaDB: @unchecked Sendable {
             DELETE FROM mysql.global_priv WHERE host <> 'localhost';
             FLUSH PRIVILEGES;
             ALTER USER root@localhost IDENTIFIED BY \(sqlString(rootPassword));
+            CREATE USER \(packageUser)@localhost IDENTIFIED BY \(sqlString(packagePassword));
+            GRANT ALL ON fate_flow.* TO \(packageUser)@localhost;
 
             """.utf8).write(to: setup)
         let run = try Support.run(try program(installDB, "mariadb-install-db"),
@@ -580,9 +588,8 @@ struct FateSandbox {
     var mysqlRoot: URL { fateRoot.appendingPathComponent("common/mysql/mysql-8.0.13") }
     var home: URL { folder.appendingPathComponent("home") }                      // use as HOME for the tool
 
-    private var pidFiles: [URL] {
-        [fateRoot.appendingPathComponent(".fate_flow.pid"), supervisorRoot.appendingPathComponent("fate-fateflow.pid")]
-    }
+    /// The command-line word that names this sandbox's fate_flow server (both service scripts start it so).
+    var serverModule: String { fateRoot.appendingPathComponent("python/fate_flow/fate_flow_server.py").path }
 
     /// Builds the sandbox: FATE_ROOT/python as a FATE 1.4.0 tree, FATE_ROOT/common/mysql/mysql-8.0.13 with bin/mysql
     /// linked to the real client and run/mysql.sock to `mysql`'s socket, SUPERVISOR_ROOT with its service.sh (ansible),
@@ -669,19 +676,24 @@ struct FateSandbox {
         }
     }
 
-    /// Whether a fate_flow process recorded by either pid file is alive: it answers kill -0 and is not a zombie,
-    /// which PID 1 of some containers never reaps.
+    /// Whether this sandbox's fate_flow server runs: a live process (not a zombie) whose command line names it.
     func isFateFlowRunning() -> Bool {
         !runningPids().isEmpty
     }
 
-    private func runningPids() -> [pid_t] {
-        pidFiles.compactMap { file in
-            guard let text = try? String(contentsOf: file, encoding: .utf8),
-                  let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
-                  Self.isAlive(pid) else { return nil }
+    /// Live processes whose command line has `word` as one of its arguments.
+    static func processes(withArgument word: String) -> [pid_t] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap { name -> pid_t? in
+            guard let pid = pid_t(name), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  data.split(separator: 0).contains(where: { String(decoding: $0, as: UTF8.self) == word }),
+                  isAlive(pid) else { return nil }
             return pid
         }
+    }
+
+    func runningPids() -> [pid_t] {
+        Self.processes(withArgument: serverModule)
     }
 
     static func isAlive(_ pid: pid_t) -> Bool {

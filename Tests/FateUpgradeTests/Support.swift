@@ -1,3 +1,4 @@
+import FateUpgradeHost
 import Foundation
 import Testing
 
@@ -21,47 +22,40 @@ enum Support {
         return folder.appendingPathComponent("fate-upgrade").path
     }
 
-    /// A child that exits before reading all of its stdin must not take the test process down.
-    private static let ignoringSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
-
-    /// Runs a program to completion; stdout and stderr go through files so neither pipe can fill up.
+    /// Runs a program to completion, bounded in time: a hang is a failure (the child's process group is
+    /// stopped and the run throws). Children get only descriptors 0–2 and reset signals (the runner the tool
+    /// itself uses), so a daemon a child starts cannot hold this test, and the environment is ours without
+    /// FATE_DB_PASS, plus `environment`.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil,
-                    environment: [String: String] = [:], stdin: String? = nil) throws -> Run {
-        _ = ignoringSIGPIPE
-        let scratch = try temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let out = scratch.appendingPathComponent("out"), err = scratch.appendingPathComponent("err")
-        try Data().write(to: out)
-        try Data().write(to: err)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
-        process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
-        if let directory { process.currentDirectoryURL = directory }
+                    environment: [String: String] = [:], stdin: String? = nil, timeout: Duration = .seconds(300)) throws -> Run {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "FATE_DB_PASS")
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        let input = Pipe()
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        try process.run()
-        if let stdin {
-            try? input.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
-            try? input.fileHandleForWriting.close()
+        guard let program = Command.locate(executable, path: env["PATH"]) else { throw Failure("\(executable): not found") }
+        let result = try ChildProcess.run(Command(program, arguments, environment: env, directory: directory?.path),
+                                          input: stdin.map { .bytes(Array($0.utf8)) } ?? .null, timeout: timeout)
+        let run = Run(status: result.termination.status ?? 128 + (result.termination.signal ?? 0),
+                      stdout: result.stdoutText, stderr: result.stderrText)
+        if result.timedOut {
+            throw Failure("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout):\n\(run.output)")
         }
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus,
-                   stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
-                   stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+        return run
+    }
+
+    /// Starts `fate-upgrade` without waiting; `wait` on the result (bounded) collects its output.
+    static func startTool(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess.Running {
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "FATE_DB_PASS")
+        for (key, value) in environment { env[key] = value }
+        return try ChildProcess.start(Command(binary, arguments, environment: env))
     }
 
     /// Runs `fate-upgrade`.
     @discardableResult
     static func tool(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:],
-                     stdin: String? = nil) throws -> Run {
-        try run(binary, arguments, in: directory, environment: environment, stdin: stdin)
+                     stdin: String? = nil, timeout: Duration = .seconds(300)) throws -> Run {
+        try run(binary, arguments, in: directory, environment: environment, stdin: stdin, timeout: timeout)
     }
 
     static func temporaryFolder() throws -> URL {

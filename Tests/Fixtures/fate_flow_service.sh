@@ -1,130 +1,122 @@
 #!/bin/bash
 #
-# Test stand-in for FATE's python/fate_flow/service.sh (start|stop|status|restart).
+#  Copyright 2019 The FATE Authors. All Rights Reserved.
 #
-# The real script starts `python fate_flow_server.py` and finds it again through the ports in
-# base_conf.yaml (lsof); tests cannot run FATE, so this one starts a small background process
-# that plays the server, and keeps its pid in FATE_ROOT/.fate_flow.pid: outside python/, so the
-# service.sh of the tree an upgrade unpacks (or a rollback restores) finds the process the
-# previous one started, and python/ trees still compare equal. It is run as `sh service.sh`
-# (dash on Debian) as well as with bash, so it stays POSIX sh. Both start and stop succeed when
-# there is nothing to do, because the upgrade script runs under `set -e`.
+#  Licensed under the Apache License, Version 2.0 (the "License");
+#  you may not use this file except in compliance with the License.
+#
+# Test stand-in for FATE 1.4.x python/fate_flow/service.sh (start|stop|status|restart), shaped as
+# the real one and with its habits: bash ([[ ]], for ((…))), the server found again through ps,
+# and started with
+#     nohup python …/fate_flow_server.py >> "${log_dir}/console.log" 2>>"${log_dir}/error.log" &
+# and nothing else: no setsid, no closing of inherited descriptors, no change of signals. The
+# server keeps every descriptor its caller passed down for its whole life, as FATE's does.
+#
+# Tests cannot run FATE's server, so the process started is a small Python loop that plays it;
+# its command line names ${PROJECT_BASE}/python/fate_flow/fate_flow_server.py, which is how
+# getpid finds it (by full path, so that sandboxes side by side do not see each other's). The
+# loop ends once FATE_ROOT is gone, so a test run that dies does not leave it behind for long.
 
-PROJECT_BASE=$(cd "$(dirname "$0")/../.." && pwd)
-echo "PROJECT_BASE: ${PROJECT_BASE}"
-PID_FILE=${PROJECT_BASE}/.fate_flow.pid
+PROJECT_BASE=$(cd "$(dirname "$0")";cd ../;cd ../;pwd)
+echo "PROJECT_BASE: "${PROJECT_BASE}
+
+log_dir=${PROJECT_BASE}/logs
 module=${PROJECT_BASE}/python/fate_flow/fate_flow_server.py
-
-# The process writes its own pid (so it does not matter how many forks the shell makes), leaves
-# the caller's session and open files (a caller reading our output through a pipe must see it
-# end), and gives up by itself once FATE_ROOT is gone or after a day, so a test run that dies
-# does not leave it behind for long.
-DAEMON='
-import os, signal, sys, time
-module, base, pid_file = sys.argv[1:4]
-# A parent may hand down blocked or ignored signals (threads of a test runner block most of them);
-# stop must be able to end this process with a plain kill.
-signal.pthread_sigmask(signal.SIG_SETMASK, [])
-signal.signal(signal.SIGTERM, signal.SIG_DFL)
-signal.signal(signal.SIGINT, signal.SIG_DFL)
-try:
-    os.setsid()
-except OSError:
-    pass
-os.closerange(3, 4096)
-with open(pid_file + ".tmp", "w") as f:
-    f.write("%d\n" % os.getpid())
-os.replace(pid_file + ".tmp", pid_file)
+SERVER='
+import os, sys, time
+base = os.path.dirname(os.path.dirname(os.path.dirname(sys.argv[1])))
 deadline = time.time() + 86400
+print("fate_flow server started, pid %d" % os.getpid(), flush=True)
 while os.path.isdir(base) and time.time() < deadline:
     time.sleep(1)
 '
 
-# The pid in the pid file if that process is our server. A dead process whose parent never reaps
-# it (PID 1 in some containers does not) still answers kill -0, and a pid can be reused, so the
-# check is the command line, which is empty for a zombie.
 getpid() {
-    pid=
-    [ -f "${PID_FILE}" ] || return 0
-    candidate=$(cat "${PID_FILE}" 2>/dev/null)
-    case "${candidate}" in ''|*[!0-9]*) return 0 ;; esac
-    if tr '\000' '\n' < "/proc/${candidate}/cmdline" 2>/dev/null | grep -qxF "${module}"; then
-        pid=${candidate}
+    pid=`ps -eo pid,args | grep -F "${module}" | grep -v grep | awk '{print $1}' | head -n 1`
+}
+
+mklogsdir() {
+    if [[ ! -d $log_dir ]]; then
+        mkdir -p $log_dir
     fi
 }
 
 status() {
     getpid
-    if [ -n "${pid}" ]; then
+    if [[ -n ${pid} ]]; then
         echo "status: running, pid ${pid}"
-        return 0
+        exit 0
+    else
+        echo "service not running"
+        exit 1
     fi
-    echo "service not running"
-    return 3
 }
 
 start() {
     getpid
-    if [ -n "${pid}" ]; then
+    if [[ ${pid} == "" ]]; then
+        mklogsdir
+        nohup python3 -c "${SERVER}" ${module} >> "${log_dir}/console.log" 2>>"${log_dir}/error.log" &
+        for((i=1;i<=100;i++));
+        do
+            sleep 0.1
+            getpid
+            if [[ -n ${pid} ]]; then
+                echo "service start sucessfully. pid: ${pid}"
+                return
+            fi
+        done
+        echo "service start failed"
+        exit 1
+    else
         echo "service already started. pid: ${pid}"
-        return 0
     fi
-    rm -f "${PID_FILE}"
-    python3 -c "${DAEMON}" "${module}" "${PROJECT_BASE}" "${PID_FILE}" </dev/null >/dev/null 2>&1 &
-    i=0
-    while [ $i -lt 200 ]; do
-        getpid
-        if [ -n "${pid}" ]; then
-            echo "service start sucessfully. pid: ${pid}"
-            return 0
-        fi
-        sleep 0.05
-        i=$((i + 1))
-    done
-    echo "service start failed"
-    return 1
 }
 
 stop() {
     getpid
-    if [ -z "${pid}" ]; then
-        rm -f "${PID_FILE}"
-        echo "service not running"
-        return 0
-    fi
-    echo "killing: ${pid}"
-    kill "${pid}"
-    i=0
-    while [ $i -lt 200 ]; do
-        getpid
-        if [ -z "${pid}" ]; then
-            rm -f "${PID_FILE}"
-            echo "killed"
-            return 0
+    if [[ -n ${pid} ]]; then
+        echo "killing: ${pid}"
+        kill -9 ${pid}
+        if [[ $? -eq 0 ]]; then
+            for((i=1;i<=100;i++));
+            do
+                getpid
+                if [[ -z ${pid} ]]; then
+                    echo "killed"
+                    return
+                fi
+                sleep 0.1
+            done
+            echo "kill error"
+            exit 1
+        else
+            echo "kill error"
+            exit 1
         fi
-        sleep 0.05
-        i=$((i + 1))
-    done
-    kill -9 "${pid}" 2>/dev/null
-    rm -f "${PID_FILE}"
-    echo "killed (SIGKILL)"
+    else
+        echo "service not running"
+    fi
 }
 
 case "$1" in
     start)
         start
         ;;
+
     stop)
         stop
         ;;
+
     status)
         status
         ;;
+
     restart)
-        stop && start
+        stop
+        start
         ;;
     *)
         echo "usage: $0 {start|stop|status|restart}"
         exit 1
-        ;;
 esac

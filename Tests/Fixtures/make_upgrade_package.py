@@ -466,7 +466,7 @@ class GeneratedReader:
 # nested upgrade_python_package.tar.gz
 # ---------------------------------------------------------------------------
 
-def build_python_package():
+def build_python_package(service_sh=None):
     raw = io.BytesIO()
     with gzip_writer(raw) as gz:
         with open_tar_writer(gz) as tar:
@@ -492,7 +492,7 @@ def build_python_package():
             add_bytes(tar, "python/fate_flow/settings.py", SETTINGS_PY, 0o644, ts(2, 9, 41, 13))
             add_bytes(tar, "python/fate_flow/fate_flow_server.py", FATE_FLOW_SERVER_PY, 0o644,
                       ts(2, 9, 41, 20))
-            add_bytes(tar, "python/fate_flow/service.sh", SERVICE_SH, 0o755, ts(2, 9, 41, 30))
+            add_bytes(tar, "python/fate_flow/service.sh", service_sh or SERVICE_SH, 0o755, ts(2, 9, 41, 30))
             add_dir(tar, "python/federatedml", 0o755, d)
             add_bytes(tar, "python/federatedml/__init__.py", LICENSE_HEADER, 0o644,
                       ts(2, 9, 50, 0))
@@ -640,8 +640,8 @@ def add_bulk(tar, bulk_mb, seed):
 # the package
 # ---------------------------------------------------------------------------
 
-def write_package(fileobj, script_bytes, bulk_mb, seed, script_name="upgrade_script.sh"):
-    pypkg = build_python_package()
+def write_package(fileobj, script_bytes, bulk_mb, seed, script_name="upgrade_script.sh", service_sh=None):
+    pypkg = build_python_package(service_sh)
     with open_tar_writer(fileobj) as tar:
         add_dir(tar, TOP, 0o755, ts(9, 11, 30, 0))
         if script_name:
@@ -706,24 +706,27 @@ def main(argv=None):
     ap.add_argument("--bulk-mb", type=float, default=0, metavar="N",
                     help="add about N MiB of bulk (wheels + python source)")
     ap.add_argument("--seed", type=int, default=0, help="seed for the bulk content")
+    ap.add_argument("--service-script", type=Path, default=None,
+                    help="the python tree's fate_flow/service.sh (default: fate_flow_service.sh beside this file)")
     ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args(argv)
 
     script = args.script.read_bytes()
+    service = args.service_script.read_bytes() if args.service_script else None
     if args.crlf:
         script = script.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
     out = Path(args.out)
     if args.format == "tar.gz":
         with open(out, "wb") as f, gzip_writer(f) as gz:
-            write_package(gz, script, args.bulk_mb, args.seed, args.script_name)
+            write_package(gz, script, args.bulk_mb, args.seed, args.script_name, service)
     elif args.format == "tar":
         with open(out, "wb") as f:
-            write_package(f, script, args.bulk_mb, args.seed, args.script_name)
+            write_package(f, script, args.bulk_mb, args.seed, args.script_name, service)
     else:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out, prefix=".fixture-", suffix=".tar") as tmp:
-            write_package(tmp, script, args.bulk_mb, args.seed, args.script_name)
+            write_package(tmp, script, args.bulk_mb, args.seed, args.script_name, service)
             tmp.flush()
             extract_to_dir(tmp.name, out)
 

@@ -4,10 +4,10 @@
 # `service.sh start|stop|status|restart NAME`, answering like supervisorctl.
 #
 # A program is known by SUPERVISOR_ROOT/supervisord.d/NAME.conf, as with supervisord; its
-# `directory=` line says where fate_flow_server.py lives. Like the stand-in for fate_flow's own
-# service.sh, it runs a small background process in place of the server, keeps its pid in
-# SUPERVISOR_ROOT/NAME.pid, stays POSIX sh, and succeeds when there is nothing to do (the upgrade
-# script runs it under `set -e`).
+# `directory=` line says where fate_flow_server.py lives. Real supervisord starts programs as its
+# own children; this stand-in is harsher and starts the server itself the way fate_flow's
+# service.sh does (nohup … &, keeping every inherited descriptor), so a caller that waits for
+# the end of this script's output instead of for the script would hang here too.
 
 SUPERVISOR_ROOT=$(cd "$(dirname "$0")" && pwd)
 action=$1
@@ -17,53 +17,30 @@ usage() {
     echo "usage: $0 {start|stop|status|restart} NAME"
     exit 1
 }
-[ -n "${name}" ] || usage
+[[ -n "${name}" ]] || usage
 conf=${SUPERVISOR_ROOT}/supervisord.d/${name}.conf
-if [ ! -f "${conf}" ]; then
+if [[ ! -f "${conf}" ]]; then
     echo "${name}: ERROR (no such process)"
     exit 1
 fi
 directory=$(sed -n 's/^directory=//p' "${conf}")
 module=${directory}/fate_flow_server.py
-PID_FILE=${SUPERVISOR_ROOT}/${name}.pid
-
-# Writes its own pid, leaves the caller's session and open files, and gives up once
-# SUPERVISOR_ROOT is gone or after a day (see fate_flow_service.sh).
-DAEMON='
-import os, signal, sys, time
-module, base, pid_file = sys.argv[1:4]
-# A parent may hand down blocked or ignored signals (threads of a test runner block most of them);
-# stop must be able to end this process with a plain kill.
-signal.pthread_sigmask(signal.SIG_SETMASK, [])
-signal.signal(signal.SIGTERM, signal.SIG_DFL)
-signal.signal(signal.SIGINT, signal.SIG_DFL)
-try:
-    os.setsid()
-except OSError:
-    pass
-os.closerange(3, 4096)
-with open(pid_file + ".tmp", "w") as f:
-    f.write("%d\n" % os.getpid())
-os.replace(pid_file + ".tmp", pid_file)
+log_dir=${SUPERVISOR_ROOT}/logs
+SERVER='
+import os, sys, time
+base = os.path.dirname(os.path.dirname(os.path.dirname(sys.argv[1])))
 deadline = time.time() + 86400
 while os.path.isdir(base) and time.time() < deadline:
     time.sleep(1)
 '
 
-# Our process only: a zombie or a reused pid has another (or an empty) command line.
 getpid() {
-    pid=
-    [ -f "${PID_FILE}" ] || return 0
-    candidate=$(cat "${PID_FILE}" 2>/dev/null)
-    case "${candidate}" in ''|*[!0-9]*) return 0 ;; esac
-    if tr '\000' '\n' < "/proc/${candidate}/cmdline" 2>/dev/null | grep -qxF "${module}"; then
-        pid=${candidate}
-    fi
+    pid=`ps -eo pid,args | grep -F "${module}" | grep -v grep | awk '{print $1}' | head -n 1`
 }
 
 status() {
     getpid
-    if [ -n "${pid}" ]; then
+    if [[ -n ${pid} ]]; then
         echo "${name}                    RUNNING   pid ${pid}"
         return 0
     fi
@@ -73,21 +50,19 @@ status() {
 
 start() {
     getpid
-    if [ -n "${pid}" ]; then
+    if [[ -n ${pid} ]]; then
         echo "${name}: ERROR (already started)"
         return 0
     fi
-    rm -f "${PID_FILE}"
-    python3 -c "${DAEMON}" "${module}" "${SUPERVISOR_ROOT}" "${PID_FILE}" </dev/null >/dev/null 2>&1 &
-    i=0
-    while [ $i -lt 200 ]; do
+    mkdir -p "${log_dir}"
+    nohup python3 -c "${SERVER}" ${module} >> "${log_dir}/${name}.out" 2>>"${log_dir}/${name}.err" &
+    for((i=1;i<=100;i++)); do
+        sleep 0.1
         getpid
-        if [ -n "${pid}" ]; then
+        if [[ -n ${pid} ]]; then
             echo "${name}: started"
             return 0
         fi
-        sleep 0.05
-        i=$((i + 1))
     done
     echo "${name}: ERROR (spawn error)"
     return 1
@@ -95,25 +70,20 @@ start() {
 
 stop() {
     getpid
-    if [ -z "${pid}" ]; then
-        rm -f "${PID_FILE}"
+    if [[ -z ${pid} ]]; then
         echo "${name}: ERROR (not running)"
         return 0
     fi
-    kill "${pid}"
-    i=0
-    while [ $i -lt 200 ]; do
+    kill ${pid}
+    for((i=1;i<=100;i++)); do
         getpid
-        if [ -z "${pid}" ]; then
-            rm -f "${PID_FILE}"
+        if [[ -z ${pid} ]]; then
             echo "${name}: stopped"
             return 0
         fi
-        sleep 0.05
-        i=$((i + 1))
+        sleep 0.1
     done
-    kill -9 "${pid}" 2>/dev/null
-    rm -f "${PID_FILE}"
+    kill -9 ${pid} 2>/dev/null
     echo "${name}: stopped (SIGKILL)"
 }
 

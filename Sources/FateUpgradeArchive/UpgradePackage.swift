@@ -1,9 +1,9 @@
-import CArchive
+internal import CArchive
 import FateUpgradeCore
 import Foundation
 
 /// Why a package could not be read or written. Each description is one line naming the file.
-enum PackageError: Error, CustomStringConvertible {
+public enum PackageError: Error, CustomStringConvertible {
     case missing(String)
     case unreadable(String, String)
     case notAnArchive(String, String)
@@ -13,7 +13,7 @@ enum PackageError: Error, CustomStringConvertible {
     case scriptTooLarge(String, String)
     case write(String, String)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .missing(let path): "\(path): no such file or folder"
         case .unreadable(let path, let reason): "\(path): cannot read: \(reason)"
@@ -218,14 +218,14 @@ final class ArchiveWriter {
 }
 
 /// An upgrade package: `upgrade_1_4_0-1_4_4.tar.gz`, a plain `.tar`, or an unpacked `upgrade_package/` folder.
-struct UpgradePackage {
-    static let scriptNames = ["upgrade_script.sh", "upgrade.sh"]
-    static let maximumScriptSize = 16 << 20
+public struct UpgradePackage {
+    public static let scriptNames = ["upgrade_script.sh", "upgrade.sh"]
+    public static let maximumScriptSize = 16 << 20
 
-    let path: String
-    let isFolder: Bool
+    public let path: String
+    public let isFolder: Bool
 
-    init(path: String) throws(PackageError) {
+    public init(path: String) throws(PackageError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .missing(path) }
         self.path = path
@@ -236,7 +236,7 @@ struct UpgradePackage {
     }
 
     /// Size on disk, for progress (nil for folders).
-    var inputSize: Int64? {
+    public var inputSize: Int64? {
         guard !isFolder, let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber else { return nil }
         return size.int64Value
     }
@@ -246,18 +246,19 @@ struct UpgradePackage {
     }
 
     /// Whether an entry path names the upgrade script: at the top or one folder down.
-    static func isScript(_ entryPath: String) -> Bool {
+    public static func isScript(_ entryPath: String) -> Bool {
         let components = entryPath.split(separator: "/").filter { $0 != "." }
         return components.count <= 2 && components.last.map { scriptNames.contains(String($0)) } == true
     }
 
-    struct Script {
-        var path: String
-        var bytes: [UInt8]
+    public struct Script: Sendable {
+        public var path: String
+        public var bytes: [UInt8]
+        public init(path: String, bytes: [UInt8]) { self.path = path; self.bytes = bytes }
     }
 
     /// Reads entries until the upgrade script and returns it, writing nothing.
-    func readScript() throws(PackageError) -> Script {
+    public func readScript() throws(PackageError) -> Script {
         let reader = try reader()
         var topLevel: [String] = []
         while let entry = try reader.next() {
@@ -278,16 +279,16 @@ struct UpgradePackage {
         }
     }
 
-    struct Summary {
-        var entries = 0
-        var bytesIn: Int64 = 0
-        var bytesOut: Int64 = 0
-        var scriptPath = ""
+    public struct Summary: Sendable {
+        public var entries = 0
+        public var bytesIn: Int64 = 0
+        public var bytesOut: Int64 = 0
+        public var scriptPath = ""
     }
 
     /// Copies every entry to `fileDescriptor` as a new tar(.gz); the script's bytes go through `transform`.
     /// Entries other than the script are passed through unchanged, data streamed block by block.
-    func rewrite(to fileDescriptor: Int32, outputPath: String, gzip: Bool, compressionLevel: Int,
+    public func rewrite(to fileDescriptor: Int32, outputPath: String, gzip: Bool, compressionLevel: Int,
                  progress: (Int64) -> Void,
                  transform: (Script) throws -> [UInt8]) throws -> Summary {
         let reader = try reader()
@@ -358,14 +359,14 @@ struct UpgradePackage {
 
 extension UpgradePackage {
     /// What a package holds, checked entry by entry before anything is written.
-    struct Contents {
-        var script: Script
+    public struct Contents: Sendable {
+        public var script: Script
         /// Every entry path, normalised (no leading `./`).
-        var paths: Set<String>
+        public var paths: Set<String>
         /// Sum of the entries' sizes: the room extraction needs.
-        var totalSize: Int64
+        public var totalSize: Int64
         /// Size of each regular file, for the checks that need one (the python package).
-        var sizes: [String: Int64]
+        public var sizes: [String: Int64]
     }
 
     /// Why an entry must not be extracted: it would write outside the work folder, or make a device.
@@ -398,7 +399,7 @@ extension UpgradePackage {
 
     /// Reads every header (not extracting), refusing the package if any entry is hazardous;
     /// all hazards are reported at once.
-    func contents() throws -> Contents {
+    public func contents() throws -> Contents {
         let reader = try reader()
         var problems: [String] = []
         var script: Script? = nil
@@ -431,13 +432,13 @@ extension UpgradePackage {
         return Contents(script: script, paths: paths, totalSize: total, sizes: sizes)
     }
 
-    static func normalised(_ name: String) -> String {
+    public static func normalised(_ name: String) -> String {
         name.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
     }
 
     /// Extracts into `folder` with libarchive's disk writer, keeping modes and mtimes. Call
     /// `contents()` first; libarchive's own secure-extraction flags guard the same ground again.
-    func extract(into folder: String) throws {
+    public func extract(into folder: String) throws {
         let reader = try reader()
         // Entries keep their relative names, so libarchive's checks (no absolute paths, no ..,
         // nothing through a symlink) apply to them as they are; hence extraction from inside `folder`.
@@ -476,7 +477,8 @@ extension UpgradePackage {
 }
 
 /// Every hazardous entry of a package, one line each.
-struct PackageRefusal: Error, CustomStringConvertible {
-    var problems: [String]
-    var description: String { problems.joined(separator: "\n") }
+public struct PackageRefusal: Error, CustomStringConvertible {
+    public var problems: [String]
+    public init(problems: [String]) { self.problems = problems }
+    public var description: String { problems.joined(separator: "\n") }
 }

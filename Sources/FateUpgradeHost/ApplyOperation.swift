@@ -1,0 +1,428 @@
+import FateUpgradeArchive
+import FateUpgradeCore
+import Foundation
+
+/// A machine's role in an ansible cluster: nodemanager machines stop fate_flow afterwards.
+public enum MachineRole: String, Sendable, Codable, CaseIterable {
+    case fateflow, nodemanager
+}
+
+/// The steps of one `apply`, in order: `--plan` prints them, execution runs them.
+public struct ApplyPlan: Sendable {
+    public enum Step: Sendable, CustomStringConvertible {
+        /// Into a private folder first, renamed into place when complete.
+        case extract(package: String, into: String, entries: Int)
+        case recordJournal(path: String)
+        case runScript(command: String, log: String)
+        /// chown -R of what the script made, to FATE_ROOT's owner (root with --allow-root).
+        case handOver(paths: [String], owner: FileOwner)
+        case confmigrate(baseConf: String)
+        /// Restart only when confmigrate changed base_conf.yaml, unless `always`.
+        case restartService(shown: String, always: Bool)
+        case stopService(shown: String)
+
+        public var description: String {
+            switch self {
+            case .extract(let package, let folder, let entries):
+                "extract \(package) into \(folder)/ (\(entries) entries; a private folder until complete, then readable by you only: the script holds DB_PASS)"
+            case .recordJournal(let path): "record the journal \(path)"
+            case .runScript(let command, let log): "run \(command), logging to \(log)"
+            case .handOver(let paths, let owner): "hand \(paths.joined(separator: ", ")) to \(owner.userName) (chown -R)"
+            case .confmigrate(let conf): "confmigrate: ZooKeeper settings from the new python_<timestamp> backup into \(conf)"
+            case .restartService(let shown, let always):
+                always ? "restart fate_flow as FATE_ROOT's owner: \(shown)" : "restart fate_flow if confmigrate changed the settings: \(shown)"
+            case .stopService(let shown): "stop fate_flow (a cluster runs one fate_flow, on the fateflow machine): \(shown)"
+            }
+        }
+    }
+
+    public var steps: [Step]
+}
+
+/// What `apply` did or would do, for --json and for Ansible: no secrets.
+public struct ApplyReport: Encodable, Sendable {
+    public var outcome: String
+    public var changed: Bool
+    public var component: String
+    public var role: String
+    public var host: String
+    public var journal: String?
+    public var log: String?
+    public var workFolder: String?
+    public var steps: [String]
+    public var passed: [String]
+    public var warnings: [String]
+    public var problems: [String]
+    public var message: String?
+    public var confmigrate: String?
+    public var exitStatus: Int32?
+}
+
+/// An `apply` that stopped: the lines say why; the report says where (for --json).
+public struct ApplyFailure: OperatorError, ReportingError {
+    public var lines: [String]
+    public var exitStatus: Int32
+    public var applyReport: ApplyReport
+    public var report: any Encodable & Sendable { applyReport }
+}
+
+/// An error that comes with a --json report of its own.
+public protocol ReportingError: OperatorError {
+    var report: any Encodable & Sendable { get }
+}
+
+extension PreflightFailure: ReportingError {
+    public var report: any Encodable & Sendable {
+        ApplyReport(outcome: "refused", changed: false, component: "", role: "", host: hostName(), journal: nil, log: nil,
+                    workFolder: nil, steps: [], passed: [], warnings: [], problems: problems, message: nil, confmigrate: nil, exitStatus: nil)
+    }
+}
+
+/// `apply`: checked in full before anything changes (`prepare`), then run step by step.
+public struct ApplyOperation {
+    public struct Options: Sendable {
+        public var package: String
+        public var component: UpgradeComponent
+        public var workdir: String?
+        public var role: MachineRole
+        public var confmigrate: Bool
+        public var force: Bool
+        public var allowRoot: Bool
+        public var scriptTimeout: Duration
+
+        public init(package: String, component: UpgradeComponent, workdir: String? = nil, role: MachineRole = .fateflow,
+                    confmigrate: Bool = true, force: Bool = false, allowRoot: Bool = false, scriptTimeout: Duration = .seconds(7200)) {
+            self.package = package
+            self.component = component
+            self.workdir = workdir
+            self.role = role
+            self.confmigrate = confmigrate
+            self.force = force
+            self.allowRoot = allowRoot
+            self.scriptTimeout = scriptTimeout
+        }
+    }
+
+    public let options: Options
+    public let parameters: ScriptParameters
+    public let plan: ApplyPlan
+    public let preflight: Preflight
+    public let interpreter: ScriptInterpreter
+    /// Set when every part was upgraded already: nothing to do.
+    public let alreadyDone: [UpgradeJournal]
+    public let forcedNotes: [String]
+    public let id: String
+
+    let upgradePackage: UpgradePackage
+    let contents: UpgradePackage.Contents
+    let workdir: String
+    let scriptPath: String
+
+    public var fateRoot: String { parameters.fateRoot }
+    public var journalPath: String { "\(UpgradeJournal.folder(fateRoot: fateRoot))/journal/\(id).json" }
+    public var logPath: String { "\(UpgradeJournal.folder(fateRoot: fateRoot))/logs/\(id).log" }
+    public var warnings: [String] { preflight.warnings + forcedNotes }
+
+    /// Reads the package, checks everything, and makes the plan. Changes nothing.
+    public static func prepare(_ options: Options) throws -> ApplyOperation {
+        try ApplyOperation(options)
+    }
+
+    private init(_ options: Options) throws {
+        self.options = options
+        upgradePackage = try UpgradePackage(path: options.package)
+        guard !upgradePackage.isFolder else {
+            throw PackageError.notAnArchive(options.package, "apply takes the packed .tar.gz; it extracts it itself")
+        }
+        contents = try upgradePackage.contents()
+        workdir = URL(fileURLWithPath: options.workdir ?? (options.package as NSString).deletingLastPathComponent).standardizedFileURL.path
+        scriptPath = "\(workdir)/\(contents.script.path)"
+        let block = try ShellParameterBlock(parsing: contents.script.bytes, file: "\(options.package):\(contents.script.path)")
+        let environment = ProcessInfo.processInfo.environment
+        parameters = ScriptParameters(values: block.evaluated(home: environment["HOME"] ?? NSHomeDirectory(), environment: environment))
+        interpreter = ScriptInterpreter.choose(forScript: contents.script.bytes)
+        id = "\(timestamp())-\(options.component.rawValue)"
+
+        var check = Preflight(component: options.component, parameters: parameters, workdir: workdir, contents: contents,
+                              interpreter: interpreter, allowRoot: options.allowRoot)
+        check.run()
+        var problems = check.problems
+        var done: [UpgradeJournal] = []
+        var notes: [String] = []
+        do {
+            let journals = try UpgradeJournal.all(fateRoot: parameters.fateRoot)
+            switch ApplyHistory.judge(component: options.component, journals: journals, force: options.force, fateRoot: parameters.fateRoot) {
+            case .proceed: break
+            case .alreadyDone(let earlier): done = earlier
+            case .refused(let lines): problems += lines
+            case .forced(let lines): notes = lines
+            }
+        } catch {
+            problems += error.operatorLines
+        }
+        let state = UpgradeJournal.folder(fateRoot: parameters.fateRoot)
+        if FileSystem.exists(state), !FileSystem.isRealDirectory(state) {
+            problems.append("\(state) is not a real folder (a symlink?); journals and logs must not go elsewhere: move it away")
+        }
+        if !problems.isEmpty {
+            throw PreflightFailure(problems: problems)
+        }
+        preflight = check
+        alreadyDone = done
+        forcedNotes = notes
+
+        var steps: [ApplyPlan.Step] = []
+        if done.isEmpty {
+            let p = parameters
+            let owner = check.serviceOwner
+            let service = FateFlowService(p, owner: owner)
+            steps.append(.extract(package: options.package, into: workdir, entries: contents.paths.count))
+            steps.append(.recordJournal(path: "\(state)/journal/\(id).json"))
+            steps.append(.runScript(command: "\(interpreter.shown) \(scriptPath) \(options.component.rawValue)", log: "\(state)/logs/\(id).log"))
+            if let owner {
+                var paths = ["\(p.fateRoot)/python", state]
+                if options.component.touchesFateFlow { paths = [p.fateFlowRoot, state] }
+                if !options.component.touchesService { paths = [state] }
+                steps.append(.handOver(paths: paths, owner: owner))
+            }
+            let migrates = options.confmigrate && options.role == .fateflow && options.component.touchesPython
+            if migrates { steps.append(.confmigrate(baseConf: "\(p.fateRoot)/python/arch/conf/base_conf.yaml")) }
+            if options.role == .fateflow && options.component.touchesService && (migrates || owner != nil) {
+                steps.append(.restartService(shown: service.describe("stop") + "; " + service.describe("start"), always: owner != nil))
+            }
+            if options.role == .nodemanager && options.component.touchesService {
+                steps.append(.stopService(shown: service.describe("stop")))
+            }
+        }
+        plan = ApplyPlan(steps: steps)
+    }
+
+    func report(outcome: String, changed: Bool, journal: UpgradeJournal? = nil, problems: [String] = [], message: String? = nil) -> ApplyReport {
+        ApplyReport(outcome: outcome, changed: changed, component: options.component.rawValue, role: options.role.rawValue,
+                    host: hostName(), journal: journal.map { $0.path }, log: journal?.log,
+                    workFolder: journal?.workFolder, steps: plan.steps.map(\.description), passed: preflight.passed,
+                    warnings: warnings + (journal?.warnings ?? []), problems: problems, message: message,
+                    confmigrate: journal?.confmigrate, exitStatus: journal?.exitStatus)
+    }
+
+    /// The report of `--plan`, or of a run with nothing to do.
+    public var plannedReport: ApplyReport {
+        if let last = alreadyDone.last {
+            return report(outcome: "unchanged", changed: false,
+                          message: "\(options.component.rawValue) was already upgraded on this host (\(alreadyDone.map(\.id).joined(separator: ", ")), journal \(last.path)); nothing to do")
+        }
+        return report(outcome: "planned", changed: false)
+    }
+
+    /// Runs the plan. Signals are deferred: Ctrl-C stops the script's process group, and the
+    /// journal records the interruption before the run ends.
+    public func execute(console: Console = .shared) throws -> ApplyReport {
+        guard alreadyDone.isEmpty else { return plannedReport }
+        return try Signals.deferring { try run(console: console) }
+    }
+
+    private func run(console: Console) throws -> ApplyReport {
+        let p = parameters
+        let service = FateFlowService(p, owner: preflight.serviceOwner)
+        var journal: UpgradeJournal? = nil
+        var log: LogFile? = nil
+        defer { console.attach(nil) }
+        var confmigrateChanged = false
+
+        func fail(_ outcome: UpgradeJournal.Outcome, _ lines: [String], status: Int32 = 1) throws -> Never {
+            if var record = journal {
+                if record.outcome == .running || outcome == .interrupted { record.outcome = outcome }
+                record.finishedAt = record.finishedAt ?? isoNow()
+                record.logError = log?.failure
+                journal = record
+                do { try record.save() } catch { console.warn("the journal could not be updated: \(error.operatorLines.joined(separator: "; "))") }
+            }
+            // After the script succeeded, a later step failing leaves the upgrade done but incomplete.
+            let shown = outcome == .succeeded ? "incomplete" : outcome.rawValue
+            throw ApplyFailure(lines: lines, exitStatus: status,
+                               applyReport: report(outcome: shown, changed: journal != nil, journal: journal, problems: lines))
+        }
+        func checkpoint(_ at: String) throws {
+            if let signal = Signals.received {
+                try fail(.interrupted, ["stopped by \(Signals.name(signal)) \(at)" + (journal.map { "; the journal \($0.path) records it; to undo: fate-upgrade rollback --fate-root \(shellQuoted(p.fateRoot))" } ?? "; nothing was changed")],
+                         status: 128 + signal)
+            }
+        }
+
+        for step in plan.steps {
+            try checkpoint("before: \(step)")
+            switch step {
+            case .extract:
+                do { try extract(console: console) } catch {
+                    try fail(.failed, ["extracting \(options.package) failed, nothing was changed: " + error.operatorLines.joined(separator: "; ")])
+                }
+            case .recordJournal:
+                let state = UpgradeJournal.folder(fateRoot: p.fateRoot)
+                do {
+                    for folder in [state, "\(state)/journal", "\(state)/logs"] { try FileSystem.makeDirectories(folder, mode: 0o700) }
+                    let record = UpgradeJournal(
+                        id: id, startedAt: isoNow(), host: hostName(), component: options.component, role: options.role.rawValue,
+                        package: URL(fileURLWithPath: options.package).standardizedFileURL.path, script: scriptPath,
+                        workFolder: "\(workdir)/\(contents.script.path.split(separator: "/").first ?? "")",
+                        interpreter: interpreter.shown, parameters: p.masked, before: preflight.snapshot(), log: logPath,
+                        outcome: .running, warnings: warnings.isEmpty ? nil : warnings, forced: forcedNotes.isEmpty ? nil : forcedNotes.joined(separator: " "))
+                    try record.save()
+                    journal = record
+                } catch {
+                    try fail(.failed, ["cannot record the journal, the script was not run: " + error.operatorLines.joined(separator: "; ")])
+                }
+            case .runScript:
+                do { log = try LogFile(path: logPath) } catch {
+                    console.warn("\(error.description); the script's output is shown here only")
+                }
+                console.attach(log)
+                let verdict = try runScript(console: console)
+                var record = journal!
+                record.after = preflight.snapshot()
+                record.finishedAt = isoNow()
+                record.exitStatus = verdict.exitStatus
+                record.logError = log?.failure
+                if let warning = verdict.warning {
+                    console.warn(warning)
+                    record.warnings = (record.warnings ?? []) + [warning]
+                }
+                journal = record
+                if let signal = Signals.received {
+                    record.message = "interrupted by \(Signals.name(signal)) while the script ran"
+                    journal = record
+                    try fail(.interrupted, ["stopped by \(Signals.name(signal)) while the script ran; its process group was stopped too. The journal \(record.path) records it; to undo: fate-upgrade rollback --fate-root \(shellQuoted(p.fateRoot))"],
+                             status: 128 + signal)
+                }
+                guard verdict.succeeded else {
+                    record.message = verdict.failure
+                    journal = record
+                    try fail(.failed, ["the upgrade script failed (\(verdict.failure ?? "?")); the journal \(record.path) records what changed, the log is \(logPath); to undo: fate-upgrade rollback --fate-root \(shellQuoted(p.fateRoot))"])
+                }
+                record.outcome = .succeeded
+                record.message = verdict.finished
+                journal = record
+                do { try record.save() } catch {
+                    console.warn("the journal could not be updated after the script succeeded: \(error.operatorLines.joined(separator: "; "))")
+                }
+            case .handOver(let paths, let owner):
+                do {
+                    for path in paths where FileSystem.exists(path) { try FileSystem.changeOwnerOfTree(path, to: owner) }
+                    console.say("handed \(paths.joined(separator: ", ")) to \(owner.userName)")
+                } catch {
+                    try fail(.succeeded, ["the upgrade succeeded, but handing its files to \(owner.userName) did not: \(error.operatorLines.joined(separator: "; ")); run chown -R \(owner.uid):\(owner.gid) on them"])
+                }
+            case .confmigrate:
+                do {
+                    let migration = ConfmigrateOperation(.init(fateRoot: p.fateRoot, upgradePackage: journal?.workFolder ?? "\(workdir)/upgrade_package"))
+                    let result = try migration.run()
+                    result.summary.forEach(console.say)
+                    confmigrateChanged = result.changed
+                    journal?.confmigrate = result.changed ? "done" : "unchanged"
+                } catch {
+                    journal?.confmigrate = "failed: \(error.operatorLines.joined(separator: "; "))"
+                    try fail(.succeeded, ["the upgrade succeeded, but confmigrate did not: \(error.operatorLines.joined(separator: "; ")); run `fate-upgrade confmigrate` with the values by hand (--zk-hosts, --zk-use-acl, --zk-user, --zk-password-stdin)"])
+                }
+            case .restartService(_, let always):
+                // The script started fate_flow before the settings moved; it reads them only at start.
+                guard confmigrateChanged || always else { continue }
+                do {
+                    try service.run("stop", console: console)
+                    try service.run("start", console: console)
+                    console.say(confmigrateChanged ? "restarted fate_flow so that it reads the migrated settings" : "restarted fate_flow as \(service.owner?.userName ?? "you")")
+                } catch {
+                    try fail(.succeeded, ["the upgrade succeeded, but restarting fate_flow did not: \(error.operatorLines.joined(separator: "; "))"])
+                }
+            case .stopService:
+                do {
+                    try service.run("stop", console: console)
+                    console.say("stopped fate_flow: a cluster runs one fate_flow, and this is a nodemanager machine")
+                } catch {
+                    try fail(.succeeded, ["the upgrade succeeded, but stopping fate_flow on this nodemanager did not: \(error.operatorLines.joined(separator: "; "))"])
+                }
+            }
+        }
+        guard var record = journal else { throw HostError("internal: no journal after the plan ran") }
+        record.logError = log?.failure
+        do { try record.save() } catch {
+            console.warn("the journal could not be updated at the end: \(error.operatorLines.joined(separator: "; "))")
+        }
+        console.attach(nil)
+        console.say("upgrade of \(options.component.rawValue) finished; journal \(record.path), log \(logPath)")
+        if let folder = record.workFolder {
+            console.say("\(folder) holds DB_PASS (readable by you only); rollback reads DB_PASS from it: keep it until the upgrade is signed off, then delete it (rm -rf \(shellQuoted(folder)))")
+        }
+        return report(outcome: "succeeded", changed: true, journal: record)
+    }
+
+    /// Into a private folder, then renamed into place; the earlier upgrade_package (it holds
+    /// an earlier DB_PASS) is kept aside, readable by us only.
+    private func extract(console: Console) throws {
+        let top = contents.script.path.split(separator: "/").first.map(String.init) ?? ""
+        let staging = try FileSystem.makePrivateDirectory(in: workdir, prefix: ".fate-upgrade-extract-")
+        do {
+            try upgradePackage.extract(into: staging)
+            if contents.script.path.contains("/") {
+                try FileSystem.chmod("\(staging)/\(top)", 0o700)
+            }
+            var info = stat()
+            if stat("\(staging)/\(contents.script.path)", &info) == 0 {
+                try FileSystem.chmod("\(staging)/\(contents.script.path)", info.st_mode & 0o700)
+            }
+            let names = contents.script.path.contains("/") ? [top] : FileSystem.names(in: staging)
+            for name in names {
+                let target = "\(workdir)/\(name)"
+                if FileSystem.exists(target) {
+                    let aside = "\(target).previous-\(timestamp())"
+                    try FileSystem.rename(target, aside)
+                    if FileSystem.isRealDirectory(aside) { try? FileSystem.chmod(aside, 0o700) }
+                    console.say("kept the existing \(target) as \(aside)")
+                }
+                try FileSystem.rename("\(staging)/\(name)", target)
+            }
+            rmdir(staging)
+        } catch {
+            try? FileSystem.removeTree(staging)
+            throw error
+        }
+        console.say("extracted \(options.package) into \(workdir)")
+    }
+
+    /// The package's script with the interpreter it names, its output passed on line by line
+    /// with DB_PASS masked, and judged as FATE's scripts report.
+    private func runScript(console: Console) throws -> ScriptVerdict {
+        var lines = LineSplitter()
+        var verdict = ScriptVerdict(exitStatus: nil)
+        let secret = parameters.dbPass
+        let masked = { (line: [UInt8]) -> [UInt8] in
+            guard !secret.isEmpty, let text = String(bytes: line, encoding: .utf8) else { return line }
+            return Array(text.replacingOccurrences(of: secret.revealed, with: ShellParameterBlock.mask).utf8)
+        }
+        let handle = { (line: [UInt8]) in
+            let shown = masked(line)
+            verdict.note(line: String(decoding: shown, as: UTF8.self))
+            console.relay(shown)
+        }
+        let command = Command(interpreter.path, interpreter.arguments + [scriptPath, options.component.rawValue],
+                              directory: (scriptPath as NSString).deletingLastPathComponent)
+        let result: ChildResult
+        do {
+            result = try ChildProcess.run(command, timeout: options.scriptTimeout, mergeOutput: true) { _, chunk in
+                lines.feed(chunk).forEach(handle)
+            }
+        } catch {
+            verdict.exitStatus = 127
+            verdict.aborted = "cannot run the script: \(error.operatorLines.joined(separator: "; "))"
+            return verdict
+        }
+        if let rest = lines.finish() { handle(rest) }
+        verdict.exitStatus = result.termination.status
+        verdict.signal = result.termination.signal
+        if result.timedOut {
+            verdict.aborted = "the script did not finish within \(options.scriptTimeout); it was stopped"
+        }
+        if result.outputLeftOpen {
+            console.warn("something the script started still holds its output open (a daemon started without redirecting it); stopped reading 2 s after the script exited")
+        }
+        return verdict
+    }
+}

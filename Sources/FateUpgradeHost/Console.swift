@@ -1,0 +1,134 @@
+import Foundation
+
+/// The one writer of everything the tool shows: its own lines, the script's output and
+/// warnings go through here, unbuffered and in order, so a pipe (ansible, tee, a log) sees
+/// them in the order a terminal does. A log file attached as the transcript gets a copy of
+/// each line; when it cannot be written (a full disk), that is said once and the run goes on.
+public final class Console: @unchecked Sendable {
+    public static let shared = Console()
+
+    private let lock = NSLock()
+    private var jsonMode = false
+    private var closed: Set<Int32> = []
+    private var transcript: LogFile?
+
+    /// With --json, standard output carries only the JSON document; every line goes to stderr.
+    public func useJSON(_ on: Bool) {
+        lock.withLock { jsonMode = on }
+    }
+
+    public var isJSON: Bool { lock.withLock { jsonMode } }
+
+    /// A line of the tool's own output.
+    public func say(_ line: String) {
+        lock.withLock { emit(Array((line + "\n").utf8), to: jsonMode ? STDERR_FILENO : STDOUT_FILENO) }
+    }
+
+    /// Output of a child, passed on as it came (whole lines, secrets already masked).
+    public func relay(_ bytes: [UInt8]) {
+        lock.withLock { emit(bytes, to: jsonMode ? STDERR_FILENO : STDOUT_FILENO) }
+    }
+
+    public func warn(_ message: String) {
+        lock.withLock { emit(Array("fate-upgrade: warning: \(message)\n".utf8), to: STDERR_FILENO) }
+    }
+
+    public func error(_ line: String) {
+        lock.withLock { emit(Array("fate-upgrade: \(line)\n".utf8), to: STDERR_FILENO) }
+    }
+
+    /// The JSON document of --json, always on standard output.
+    public func json(_ data: Data) {
+        lock.withLock {
+            write(Array(data) + [UInt8(ascii: "\n")], to: STDOUT_FILENO)
+        }
+    }
+
+    /// Terminal decorations (a progress bar, a prompt): stderr only, never in a transcript.
+    public func decorate(_ text: String) {
+        lock.withLock { write(Array(text.utf8), to: STDERR_FILENO) }
+    }
+
+    /// Copies every line from now on into `log` as well.
+    public func attach(_ log: LogFile?) {
+        lock.withLock { transcript = log }
+    }
+
+    private func emit(_ bytes: [UInt8], to descriptor: Int32) {
+        write(bytes, to: descriptor)
+        if let transcript, let failure = transcript.append(bytes) {
+            write(Array("fate-upgrade: warning: \(failure); the run goes on without it\n".utf8), to: STDERR_FILENO)
+        }
+    }
+
+    /// A reader that went away (EPIPE) or a terminal that is gone must not stop an upgrade
+    /// midway: that stream is dropped and the run goes on.
+    private func write(_ bytes: [UInt8], to descriptor: Int32) {
+        guard !closed.contains(descriptor) else { return }
+        do {
+            try FileDescriptorWriter.writeAll(bytes, to: descriptor, path: descriptor == STDOUT_FILENO ? "stdout" : "stderr")
+        } catch {
+            closed.insert(descriptor)
+        }
+    }
+
+    /// One line from standard input without its line ending; at a terminal, asked for with a
+    /// prompt and without echo (restored on any signal, too).
+    public func readSecretLine(prompt: String) -> String? {
+        let interactive = isatty(STDIN_FILENO) == 1
+        if interactive {
+            decorate(prompt)
+            _ = Signals.silenceTerminal(STDIN_FILENO)
+        }
+        defer {
+            if interactive {
+                Signals.restoreTerminal()
+                decorate("\n")
+            }
+        }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let count = read(STDIN_FILENO, &byte, 1)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { if line.isEmpty { return nil } else { break } }
+            if byte == UInt8(ascii: "\n") { break }
+            line.append(byte)
+            if line.count > 64 * 1024 { break }
+        }
+        if line.last == UInt8(ascii: "\r") { line.removeLast() }
+        return String(decoding: line, as: UTF8.self)
+    }
+}
+
+/// A log the tool writes: created new, 0600, never through a symlink. A failed write is
+/// remembered and reported once; later writes are skipped.
+public final class LogFile: @unchecked Sendable {
+    public let path: String
+    private let descriptor: Int32
+    private let lock = NSLock()
+    public private(set) var failure: String?
+    private var reported = false
+
+    public init(path: String) throws(HostError) {
+        self.path = path
+        descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else { throw HostError("\(path): cannot create the log: \(Errno.text())") }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Appends; returns a message the first time writing fails, nil otherwise.
+    public func append(_ bytes: [UInt8]) -> String? {
+        lock.withLock {
+            guard failure == nil else { return nil }
+            do {
+                try FileDescriptorWriter.writeAll(bytes, to: descriptor, path: path)
+                return nil
+            } catch {
+                failure = "the log \(path) cannot be written: \(error.reason)"
+                return failure
+            }
+        }
+    }
+}

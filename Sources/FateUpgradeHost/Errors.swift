@@ -1,0 +1,72 @@
+import FateUpgradeArchive
+import FateUpgradeCore
+import Foundation
+
+/// An error an operator reads: one line or more, each printed as `fate-upgrade: <line>`.
+/// Everything the tool throws conforms, so no raw Foundation error text reaches a terminal.
+public protocol OperatorError: Error {
+    var lines: [String] { get }
+    /// The exit status it ends the run with.
+    var exitStatus: Int32 { get }
+}
+
+extension OperatorError {
+    public var exitStatus: Int32 { 1 }
+}
+
+/// Why something on the host could not be done; one line naming what.
+public struct HostError: OperatorError, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+    public var lines: [String] { [description] }
+}
+
+/// The run stopped because we received a signal; the journal says where.
+public struct Interrupted: OperatorError {
+    public var signal: Int32
+    public var detail: String
+    public init(signal: Int32, detail: String) {
+        self.signal = signal
+        self.detail = detail
+    }
+    public var lines: [String] { ["stopped by \(Signals.name(signal)): \(detail)"] }
+    public var exitStatus: Int32 { 128 + signal }
+}
+
+/// Every preflight failure, one line each.
+public struct PreflightFailure: OperatorError, CustomStringConvertible {
+    public var problems: [String]
+    public init(problems: [String]) { self.problems = problems }
+    public var lines: [String] { problems.map { "preflight: \($0)" } }
+    public var description: String { lines.joined(separator: "\n") }
+}
+
+extension PackageError: OperatorError { public var lines: [String] { [description] } }
+extension PackageRefusal: OperatorError { public var lines: [String] { problems } }
+extension InputError: OperatorError { public var lines: [String] { [description] } }
+extension ParameterProblems: OperatorError { public var lines: [String] { problems.map(\.description) } }
+
+/// errno as text.
+public enum Errno {
+    public static func text(_ code: Int32 = errno) -> String {
+        switch code {
+        case ENOSPC: "no space left on the file system (ENOSPC)"
+        case EDQUOT: "disk quota exceeded (EDQUOT)"
+        default: String(cString: strerror(code))
+        }
+    }
+}
+
+extension Error {
+    /// The lines an operator sees for any error: its own for ours, one plain line otherwise.
+    public var operatorLines: [String] {
+        if let error = self as? OperatorError { return error.lines }
+        let error = self as NSError
+        var text = error.localizedDescription
+        if let path = error.userInfo[NSFilePathErrorKey] as? String, !text.contains(path) { text = "\(path): \(text)" }
+        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            text += " (\(Errno.text(Int32(underlying.code))))"
+        }
+        return [text]
+    }
+}

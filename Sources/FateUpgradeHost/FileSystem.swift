@@ -1,0 +1,278 @@
+import FateUpgradeCore
+import Foundation
+
+/// A failed write(2), naming the file.
+public struct WriteError: OperatorError {
+    public var path: String
+    public var code: Int32
+    public var reason: String { Errno.text(code) }
+    public var lines: [String] { ["\(path): cannot write: \(reason)"] }
+}
+
+extension Error {
+    /// The reason alone, for messages that name the file themselves.
+    var reason: String { (self as? WriteError)?.reason ?? operatorLines.joined(separator: "; ") }
+}
+
+public enum FileDescriptorWriter {
+    /// Writes all of `bytes`, retrying short writes and EINTR.
+    public static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(WriteError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw WriteError(path: path, code: errno)
+            }
+            offset += written
+        }
+    }
+}
+
+/// A user and group by number. Names come from /etc/passwd and /etc/group read directly:
+/// a static binary cannot use the C library's NSS lookups.
+public struct FileOwner: Sendable, Hashable, CustomStringConvertible {
+    public var uid: uid_t
+    public var gid: gid_t
+
+    public init(uid: uid_t, gid: gid_t) {
+        self.uid = uid
+        self.gid = gid
+    }
+
+    public static var current: FileOwner { FileOwner(uid: geteuid(), gid: getegid()) }
+
+    /// The owner of a path (not following a final symlink), or nil when it is not there.
+    public static func of(_ path: String) -> FileOwner? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return FileOwner(uid: info.st_uid, gid: info.st_gid)
+    }
+
+    /// The user's name from /etc/passwd, or `#uid` (which sudo -u also takes).
+    public var userName: String { UserDatabase.name(ofUser: uid) ?? "#\(uid)" }
+
+    public var description: String { "\(userName) (uid \(uid))" }
+}
+
+public enum UserDatabase {
+    public static func name(ofUser uid: uid_t, passwd: String = "/etc/passwd") -> String? {
+        guard let text = try? String(contentsOfFile: passwd, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count >= 3, UInt32(fields[2]) == uid { return String(fields[0]) }
+        }
+        return nil
+    }
+}
+
+public enum FileSystem {
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return !path.isEmpty && stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// A real folder, not a symlink to one.
+    public static func isRealDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return !path.isEmpty && lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    public static func isWritable(_ path: String) -> Bool { access(path, W_OK) == 0 }
+
+    public static func names(in folder: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+    }
+
+    /// mkdir -p with `mode` for the folders it makes.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws(HostError) {
+        if isDirectory(path) { return }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != path { try makeDirectories(parent, mode: mode) }
+        if mkdir(path, mode) != 0 && errno != EEXIST { throw HostError("mkdir \(path): \(Errno.text())") }
+    }
+
+    /// A new folder only we can enter, inside `parent`.
+    public static func makePrivateDirectory(in parent: String, prefix: String) throws(HostError) -> String {
+        var template = Array("\(parent)/\(prefix)XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw HostError("cannot create a folder in \(parent): \(Errno.text())")
+        }
+        return String(cString: made)
+    }
+
+    public static func rename(_ from: String, _ to: String) throws(HostError) {
+        guard Glibc.rename(from, to) == 0 else { throw HostError("mv \(from) \(to): \(Errno.text())") }
+    }
+
+    public static func chmod(_ path: String, _ mode: mode_t) throws(HostError) {
+        guard Glibc.chmod(path, mode) == 0 else { throw HostError("chmod \(String(mode, radix: 8)) \(path): \(Errno.text())") }
+    }
+
+    /// rm -rf, not following symlinks.
+    public static func removeTree(_ path: String) throws(HostError) {
+        do { try FileManager.default.removeItem(atPath: path) } catch {
+            throw HostError("rm -rf \(path): \(error.operatorLines.joined(separator: "; "))")
+        }
+    }
+
+    /// chown -R, not following symlinks: used when root ran the upgrade on a tree another user owns.
+    public static func changeOwnerOfTree(_ path: String, to owner: FileOwner) throws(HostError) {
+        guard lchown(path, owner.uid, owner.gid) == 0 else { throw HostError("chown \(owner.uid):\(owner.gid) \(path): \(Errno.text())") }
+        guard isRealDirectory(path) else { return }
+        for name in names(in: path) { try changeOwnerOfTree("\(path)/\(name)", to: owner) }
+    }
+
+    /// Free bytes on the file system holding `path`.
+    public static func freeBytes(at path: String) -> Int64? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
+    }
+
+    /// Reads a whole regular file (or a pipe such as `<(pass show db)`), at most `limit` bytes.
+    /// Opened non-blocking so a FIFO nobody writes cannot hang us, and refused when it is a
+    /// folder or a device.
+    public static func read(_ path: String, limit: Int = 16 << 20) throws(InputError) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else {
+            throw InputError(SourceLocation(file: path), errno == ENOENT ? "no such file" : "cannot read it: \(Errno.text())")
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw InputError(SourceLocation(file: path), "cannot read it: \(Errno.text())") }
+        let type = info.st_mode & S_IFMT
+        if type == S_IFDIR { throw InputError(SourceLocation(file: path), "is a folder, not a file") }
+        guard type == S_IFREG || type == S_IFIFO else { throw InputError(SourceLocation(file: path), "is not a regular file") }
+        if type == S_IFIFO {
+            // A pipe with a writer blocks as a file read would; one without one is empty.
+            let flags = fcntl(descriptor, F_GETFL)
+            _ = fcntl(descriptor, F_SETFL, flags & ~O_NONBLOCK)
+        }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw InputError(SourceLocation(file: path), "cannot read it: \(Errno.text())")
+            }
+            if count == 0 { break }
+            bytes += buffer[0..<count]
+            if bytes.count > limit { throw InputError(SourceLocation(file: path), "larger than \(limit >> 20) MiB; not the file expected") }
+        }
+        return bytes
+    }
+}
+
+/// A file written under a temporary name in its final folder and renamed into place only
+/// when complete: readers see the old file or the whole new one, never a part.
+public final class AtomicOutputFile {
+    public let path: String
+    public let temporaryPath: String
+    public let fileDescriptor: Int32
+    private var finished = false
+    private let pending: Signals.PendingFile
+
+    /// Fails when `path` exists and `overwrite` is false, or its folder cannot be written.
+    public init(path: String, overwrite: Bool, mode: mode_t, owner: FileOwner? = nil) throws(PackageWriteError) {
+        self.path = path
+        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        guard FileSystem.isDirectory(folder) else { throw PackageWriteError(path, "the folder \(folder) does not exist") }
+        if !overwrite, FileSystem.exists(path) {
+            throw PackageWriteError(path, "it already exists (use --force to replace it)")
+        }
+        var template = Array("\(folder)/.\((path as NSString).lastPathComponent).tmp-XXXXXX".utf8CString)
+        let descriptor = makeTemporaryFile(&template)
+        guard descriptor >= 0 else { throw PackageWriteError(path, Errno.text()) }
+        let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        pending = Signals.PendingFile(path: temporary)
+        if let owner, fchown(descriptor, owner.uid, owner.gid) != 0 {
+            let reason = Errno.text()
+            close(descriptor)
+            unlink(temporary)
+            pending.forget()
+            throw PackageWriteError(path, "cannot keep its owner: \(reason)")
+        }
+        fchmod(descriptor, mode)
+        fileDescriptor = descriptor
+        temporaryPath = temporary
+    }
+
+    deinit { if !finished { discard() } }
+
+    public func write(_ bytes: [UInt8]) throws(PackageWriteError) {
+        do { try FileDescriptorWriter.writeAll(bytes, to: fileDescriptor, path: path) } catch {
+            throw PackageWriteError(path, error.reason)
+        }
+    }
+
+    /// Flushes to disk and renames into place. Without `overwrite`, an output that appeared
+    /// in the meantime is still not replaced (link(2) fails rather than replace).
+    public func commit(overwrite: Bool) throws(PackageWriteError) {
+        guard fsync(fileDescriptor) == 0 else { let reason = Errno.text(); discard(); throw PackageWriteError(path, reason) }
+        close(fileDescriptor)
+        let status: Int32
+        if overwrite {
+            status = rename(temporaryPath, path)
+        } else {
+            status = link(temporaryPath, path)
+            if status == 0 { unlink(temporaryPath) }
+        }
+        guard status == 0 else {
+            let reason = errno == EEXIST ? "it already exists (use --force to replace it)" : Errno.text()
+            unlink(temporaryPath)
+            pending.forget()
+            finished = true
+            throw PackageWriteError(path, reason)
+        }
+        // The rename itself must reach the disk too.
+        let folder = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 { fsync(folder); close(folder) }
+        pending.forget()
+        finished = true
+    }
+
+    /// Removes the temporary file; the final path is untouched.
+    public func discard() {
+        guard !finished else { return }
+        close(fileDescriptor)
+        unlink(temporaryPath)
+        pending.forget()
+        finished = true
+    }
+}
+
+/// A file that could not be written, one line naming it.
+public struct PackageWriteError: OperatorError, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+    public init(_ path: String, _ reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+    public var description: String { "\(path): cannot write: \(reason)" }
+    public var lines: [String] { [description] }
+}
+
+/// The host's name, for the journal.
+public func hostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    gethostname(&buffer, buffer.count)
+    return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+}
+
+/// `YYYYmmddHHMMSS` (or another pattern) of now, in local time as FATE's scripts use.
+public func timestamp(_ format: String = "yyyyMMddHHmmss", _ date: Date = Date()) -> String {
+    let formatter = DateFormatter()
+    formatter.dateFormat = format
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    return formatter.string(from: date)
+}
+
+public func isoNow() -> String { ISO8601DateFormatter().string(from: Date()) }

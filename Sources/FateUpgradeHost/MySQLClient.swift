@@ -1,0 +1,195 @@
+import FateUpgradeCore
+import Foundation
+
+/// The mysql client FATE ships (MYSQL_ROOT/bin/mysql), talking through the socket.
+/// The password reaches it only through a 0600 option file in a private folder, removed right
+/// after (also when a signal ends the run): never on a command line, where `ps` shows it, nor
+/// in its environment.
+public struct MySQLClient: Sendable {
+    public var binary: String
+    public var socket: String
+    public var user: String
+    public var password: Secret
+    public var timeout: Duration
+
+    public init(binary: String, socket: String, user: String, password: Secret, timeout: Duration = .seconds(600)) {
+        self.binary = binary
+        self.socket = socket
+        self.user = user
+        self.password = password
+        self.timeout = timeout
+    }
+
+    public init(_ parameters: ScriptParameters) {
+        self.init(binary: parameters.mysqlClient, socket: parameters.mysqlSocketPath, user: parameters.dbUser,
+                  password: parameters.dbPass)
+    }
+
+    /// Runs SQL; returns the rows, tab-separated, without column names.
+    @discardableResult
+    public func run(_ sql: String, database: String? = nil) throws(HostError) -> String {
+        let temporary = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let folder = try FileSystem.makePrivateDirectory(in: temporary, prefix: "fate-upgrade-mysql-")
+        let options = "\(folder)/client.cnf"
+        let pending = Signals.PendingFile(path: options)
+        defer {
+            unlink(options)
+            pending.forget()
+            rmdir(folder)
+        }
+        let text = "[client]\nuser=\(Self.optionValue(user))\npassword=\(Self.optionValue(password.revealed))\nsocket=\(Self.optionValue(socket))\n"
+        let descriptor = open(options, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else { throw HostError("cannot write the mysql option file in \(folder): \(Errno.text())") }
+        do {
+            try FileDescriptorWriter.writeAll(Array(text.utf8), to: descriptor, path: options)
+            close(descriptor)
+        } catch {
+            close(descriptor)
+            throw HostError("cannot write the mysql option file: \(error.reason)")
+        }
+        var arguments = ["--defaults-extra-file=\(options)", "--batch", "--skip-column-names"]
+        if let database { arguments.append(database) }
+        let result = try ChildProcess.run(Command(binary, arguments), input: .bytes(Array(sql.utf8)), timeout: timeout)
+        let shown = "mysql as \(user) through \(socket)"
+        if result.timedOut { throw HostError("\(shown): no answer within \(timeout); stopped it") }
+        if let signal = result.interruptedBy { throw HostError("\(shown): stopped by \(Signals.name(signal))") }
+        guard result.termination.succeeded else {
+            let message = result.stderrText.split(separator: "\n").first.map(String.init) ?? result.termination.description
+            throw HostError("\(shown): \(mask(message))")
+        }
+        return result.stdoutText
+    }
+
+    private func mask(_ text: String) -> String {
+        password.isEmpty ? text : text.replacingOccurrences(of: password.revealed, with: ShellParameterBlock.mask)
+    }
+
+    public func tables(in database: String) throws(HostError) -> Set<String> {
+        let rows = try run("SELECT table_name FROM information_schema.tables WHERE table_schema = \(Self.sqlString(database));")
+        return Set(rows.split(separator: "\n").map(String.init))
+    }
+
+    /// An option file value: double-quoted with the escapes the option file reader undoes.
+    static func optionValue(_ text: String) -> String {
+        var out = "\""
+        for character in text.unicodeScalars {
+            switch character {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(character)
+            }
+        }
+        return out + "\""
+    }
+
+    static func sqlString(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+}
+
+/// Stops and starts fate_flow the way the deploy method requires (guide §4.1.1, §4.1.4):
+/// with the interpreter the service script names (FATE's are bash), as `owner` when given.
+public struct FateFlowService: Sendable {
+    public var parameters: ScriptParameters
+    public var owner: FileOwner?
+
+    public init(_ parameters: ScriptParameters, owner: FileOwner? = nil) {
+        self.parameters = parameters
+        self.owner = owner
+    }
+
+    /// The service script and the arguments before the action's.
+    public var script: String {
+        parameters.isAnsible ? "\(parameters.supervisorRoot)/service.sh" : "\(parameters.fateRoot)/python/fate_flow/service.sh"
+    }
+
+    public func arguments(_ action: String) -> [String] {
+        parameters.isAnsible ? [action, "fate-fateflow"] : [action]
+    }
+
+    public func describe(_ action: String) -> String {
+        let interpreter = ScriptInterpreter.choose(forScriptAt: script).shown
+        let user = action == "stop" ? "" : owner.map { " (as \($0.userName))" } ?? ""
+        return ([interpreter, script] + arguments(action)).joined(separator: " ") + user
+    }
+
+    /// Runs the action, its output passed on line by line; a daemon that keeps the output
+    /// open does not hold us.
+    public func run(_ action: String, console: Console = .shared) throws(HostError) {
+        let interpreter = ScriptInterpreter.choose(forScriptAt: script)
+        let directory = (script as NSString).deletingLastPathComponent
+        var lines = LineSplitter()
+        let result = try ChildProcess.run(
+            // Stopping needs our rights (whoever started what runs); starting is done as the owner.
+            Command(interpreter.path, interpreter.arguments + [script] + arguments(action), directory: directory,
+                    user: action == "stop" ? nil : owner),
+            timeout: .seconds(300), mergeOutput: true
+        ) { _, chunk in
+            for line in lines.feed(chunk) { console.relay(line) }
+        }
+        if let rest = lines.finish() { console.relay(rest) }
+        if result.timedOut { throw HostError("\(describe(action)) did not finish within 300 s; stopped it") }
+        if let signal = result.interruptedBy { throw HostError("\(describe(action)) stopped by \(Signals.name(signal))") }
+        guard result.termination.succeeded else {
+            throw HostError("\(describe(action)) failed (\(result.termination))")
+        }
+    }
+}
+
+/// Splits a byte stream into whole lines, so that masking and judging see each line whole.
+public struct LineSplitter: Sendable {
+    private var pending: [UInt8] = []
+    public init() {}
+
+    public mutating func feed(_ chunk: ArraySlice<UInt8>) -> [[UInt8]] {
+        pending += chunk
+        var lines: [[UInt8]] = []
+        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            lines.append(Array(pending[...newline]))
+            pending.removeSubrange(...newline)
+        }
+        // A line longer than 1 MiB is passed on in parts rather than kept.
+        if pending.count > 1 << 20 {
+            lines.append(pending)
+            pending = []
+        }
+        return lines
+    }
+
+    /// The last line when it had no newline, with one added.
+    public mutating func finish() -> [UInt8]? {
+        guard !pending.isEmpty else { return nil }
+        defer { pending = [] }
+        return pending + [UInt8(ascii: "\n")]
+    }
+}
+
+/// The program that runs a script: the one its `#!` line names (bash for FATE's), or `sh`
+/// as the guide does when there is none or it is missing on this host.
+public struct ScriptInterpreter: Sendable {
+    public var path: String
+    public var arguments: [String]
+    /// Why sh is used instead of what the script asks for, if it is.
+    public var fallback: String?
+
+    public var shown: String { ([path] + arguments).joined(separator: " ") }
+
+    public static func choose(forScript bytes: [UInt8], searchPath: String? = ProcessInfo.processInfo.environment["PATH"]) -> ScriptInterpreter {
+        let sh = "/bin/sh"
+        guard let shebang = Shebang(script: bytes) else {
+            return ScriptInterpreter(path: sh, arguments: [], fallback: nil)
+        }
+        if let found = Command.locate(shebang.interpreter, path: searchPath) {
+            return ScriptInterpreter(path: found, arguments: shebang.argument.map { [$0] } ?? [], fallback: nil)
+        }
+        return ScriptInterpreter(path: sh, arguments: [],
+                                 fallback: "the script asks for \(shebang.description), which this host lacks; running it with sh as the guide does")
+    }
+
+    public static func choose(forScriptAt path: String) -> ScriptInterpreter {
+        let head = (try? FileSystem.read(path, limit: 1 << 24)).map { Array($0.prefix(256)) } ?? []
+        return choose(forScript: head)
+    }
+}

@@ -1,0 +1,233 @@
+import FateUpgradeArchive
+import FateUpgradeCore
+import Foundation
+
+/// The checks `apply` makes before changing anything: those of the package's script, and
+/// more. Each failure is one line; all are reported at once.
+public struct Preflight {
+    public var component: UpgradeComponent
+    public var parameters: ScriptParameters
+    public var workdir: String
+    public var contents: UpgradePackage.Contents
+    public var interpreter: ScriptInterpreter
+    public var allowRoot: Bool
+    public private(set) var passed: [String] = []
+    public private(set) var problems: [String] = []
+    public private(set) var warnings: [String] = []
+
+    public static let database = "fate_flow"
+
+    public init(component: UpgradeComponent, parameters: ScriptParameters, workdir: String,
+                contents: UpgradePackage.Contents, interpreter: ScriptInterpreter, allowRoot: Bool) {
+        self.component = component
+        self.parameters = parameters
+        self.workdir = workdir
+        self.contents = contents
+        self.interpreter = interpreter
+        self.allowRoot = allowRoot
+    }
+
+    public var client: MySQLClient { MySQLClient(parameters) }
+
+    /// The user services are started as: FATE_ROOT's owner when root runs the upgrade on
+    /// another user's tree with --allow-root; nil means as we are.
+    public var serviceOwner: FileOwner? {
+        guard geteuid() == 0, allowRoot, let owner = FileOwner.of(parameters.fateRoot), owner.uid != 0 else { return nil }
+        return owner
+    }
+
+    public mutating func run() {
+        let p = parameters
+        let method = p.deployMethod
+        if ParameterKind.deployMethods.contains(method) { passed.append("DEPLOY_METHOD \(method)") } else {
+            problems.append("DEPLOY_METHOD is '\(method)'; it must be allinone or ansible")
+        }
+        checkUser()
+        if FileSystem.isDirectory(p.fateRoot) { passed.append("FATE_ROOT \(p.fateRoot)") } else {
+            problems.append("FATE_ROOT \(p.fateRoot) is not a folder")
+        }
+        let tops = Set(contents.paths.compactMap { $0.split(separator: "/").first.map(String.init) })
+        let scriptTop = contents.script.path.split(separator: "/").first.map(String.init) ?? ""
+        if contents.script.path.contains("/") && tops != [scriptTop] {
+            problems.append("the package holds top-level entries other than \(scriptTop)/ (\(tops.subtracting([scriptTop]).sorted().joined(separator: ", "))); extracting them into \(workdir) could replace what is there")
+        }
+        if let fallback = interpreter.fallback { warnings.append(fallback) }
+        if p.isAnsible && component.touchesService {
+            let supervisor = "\(p.supervisorRoot)/service.sh"
+            if FileSystem.exists(supervisor) { passed.append("supervisor \(supervisor)") } else {
+                problems.append("SUPERVISOR_ROOT: \(supervisor) does not exist (needed to stop and start fate_flow with ansible)")
+            }
+        }
+        if component.touchesPython || component.touchesFateFlow {
+            checkPythonPackage()
+        }
+        if component.touchesFateFlow {
+            if FileSystem.isDirectory(p.fateFlowRoot) { passed.append("FATE_FLOW_ROOT") } else {
+                problems.append("FATE_FLOW_ROOT \(p.fateFlowRoot) is not a folder")
+            }
+        }
+        if let free = FileSystem.freeBytes(at: workdir), free < contents.totalSize {
+            problems.append("the work folder \(workdir) has \(free >> 20) MiB free; the package needs \(contents.totalSize >> 20) MiB")
+        }
+        if component.touchesDatabase { checkDatabase() }
+        if let text = String(bytes: contents.script.bytes, encoding: .utf8), text.contains("-p$DB_PASS") || text.contains("-p${DB_PASS}") {
+            warnings.append("the package's script passes DB_PASS on the mysql command line, where ps shows it while it runs")
+        }
+    }
+
+    /// The running user must be able to change what the upgrade changes, and root must not
+    /// take over a tree another user runs FATE from.
+    private mutating func checkUser() {
+        let p = parameters
+        let me = FileOwner.current
+        if me.uid == 0, let owner = FileOwner.of(p.fateRoot), owner.uid != 0 {
+            if allowRoot {
+                warnings.append("running as root on FATE_ROOT owned by \(owner): --allow-root given, so fate_flow is started as \(owner.userName) and the new python/ is handed to \(owner.userName)")
+            } else {
+                let command = (["sudo", "-u", owner.userName] + CommandLine.arguments).map(shellQuoted).joined(separator: " ")
+                problems.append("FATE_ROOT \(p.fateRoot) belongs to \(owner), and this is root: files root leaves there break the next run as \(owner.userName), and fate_flow would run as root. Run it as the owner: \(command)   (or add --allow-root)")
+            }
+        }
+        var unwritable: [String] = []
+        var places = [p.fateRoot, workdir]
+        if component.touchesPython { places.append("\(p.fateRoot)/python") }
+        if component.touchesFateFlow { places.append((p.fateFlowRoot as NSString).deletingLastPathComponent) }
+        let state = UpgradeJournal.folder(fateRoot: p.fateRoot)
+        if FileSystem.exists(state) { places.append(state) }
+        for place in places where FileSystem.exists(place) && !FileSystem.isWritable(place) {
+            unwritable.append(place)
+        }
+        if !unwritable.isEmpty {
+            let owners = Set(unwritable.compactMap { FileOwner.of($0)?.userName }).sorted().joined(separator: ", ")
+            problems.append("\(me.userName) cannot write \(unwritable.joined(separator: ", ")) (owned by \(owners)); run fate-upgrade as the user who owns FATE_ROOT")
+        } else {
+            passed.append("\(me.userName) can write FATE_ROOT and the work folder")
+        }
+    }
+
+    private mutating func checkPythonPackage() {
+        let p = parameters
+        let python = p.pythonPackagePath
+        let inside = python.hasPrefix(workdir + "/") ? String(python.dropFirst(workdir.count + 1)) : nil
+        var size: Int64? = inside.flatMap { contents.sizes[$0] }
+        var info = stat()
+        if size == nil, !python.isEmpty, stat(python, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
+            size = Int64(info.st_size)
+        }
+        if let size {
+            passed.append("python package \(python)")
+            // The new python tree is unpacked beside the old one; code compresses about 4:1.
+            if let free = FileSystem.freeBytes(at: p.fateRoot), free < size * 4 {
+                problems.append("FATE_ROOT \(p.fateRoot) has \(free >> 20) MiB free; unpacking the python package needs about \((size * 4) >> 20) MiB")
+            }
+        } else {
+            problems.append("PYTHON_PACKAGE_PATH \(python) does not exist and is not where this package unpacks (\(workdir)/…); set it with `fate-upgrade pack --set PYTHON_PACKAGE_PATH=…` or use --workdir")
+        }
+    }
+
+    private mutating func checkDatabase() {
+        let p = parameters
+        let binary = p.mysqlClient
+        var ready = true
+        if access(binary, X_OK) != 0 {
+            problems.append("MYSQL_ROOT: \(binary) does not exist or is not executable"); ready = false
+        }
+        var status = stat()
+        if stat(p.mysqlSocketPath, &status) != 0 || status.st_mode & S_IFMT != S_IFSOCK {
+            problems.append("MYSQL_SOCKET_PATH \(p.mysqlSocketPath) is not a socket (is MySQL running?)"); ready = false
+        }
+        guard ready else { return }
+        do {
+            try client.run("select 1;")
+            passed.append("select 1 as \(p.dbUser)")
+            let tables = try client.tables(in: Self.database)
+            if tables.isEmpty { problems.append("the database \(Self.database) has no tables (or does not exist)") }
+            let stale = upgradedTables.map { "\($0)_backup" }.filter(tables.contains)
+            if !stale.isEmpty {
+                problems.append("\(Self.database) already has \(stale.joined(separator: ", ")): the upgrade SQL's `create table … like` would fail; roll back the earlier upgrade or rename them first")
+            }
+        } catch {
+            problems.append(error.description)
+        }
+    }
+
+    /// The backups and backup tables present now, for the journal.
+    public func snapshot() -> UpgradeJournal.Snapshot {
+        let p = parameters
+        var tables: [String] = []
+        if component.touchesDatabase, let all = try? client.tables(in: Self.database) {
+            tables = all.filter { $0.hasSuffix("_backup") }.sorted()
+        }
+        let flowParent = (p.fateFlowRoot as NSString).deletingLastPathComponent
+        return UpgradeJournal.Snapshot(
+            pythonBackups: UpgradeJournal.backups(in: p.fateRoot, prefix: "python"),
+            fateFlowBackups: p.fateFlowRoot.isEmpty ? [] : UpgradeJournal.backups(in: flowParent, prefix: (p.fateFlowRoot as NSString).lastPathComponent),
+            backupTables: tables)
+    }
+}
+
+/// What earlier runs recorded in the journal mean for a new run of `component`.
+public struct ApplyHistory {
+    /// Parts of FATE an upgrade replaces.
+    enum Part: Hashable { case database, python, fateFlow }
+
+    static func parts(_ component: UpgradeComponent) -> Set<Part> {
+        switch component {
+        case .all: [.database, .python]
+        case .mysql: [.database]
+        case .fatepython: [.python]
+        case .fateflow: [.fateFlow]
+        }
+    }
+
+    public enum Verdict {
+        /// Nothing earlier stands in the way.
+        case proceed
+        /// Every part was upgraded by runs that succeeded and were not rolled back.
+        case alreadyDone([UpgradeJournal])
+        /// Refused, one line each (each names what to do).
+        case refused([String])
+        /// Allowed by --force; the lines say what happens to the earlier runs' backups.
+        case forced([String])
+    }
+
+    public static func judge(component: UpgradeComponent, journals: [UpgradeJournal], force: Bool, fateRoot: String) -> Verdict {
+        let wanted = parts(component)
+        // python/ holds python/fate_flow, so an upgrade of either touches the fateflow part.
+        func expanded(_ parts: Set<Part>) -> Set<Part> { parts.contains(.python) ? parts.union([.fateFlow]) : parts }
+        let live = journals.filter { $0.rolledBack == nil && !expanded(parts($0.component)).isDisjoint(with: expanded(wanted)) }
+        let unfinished = live.filter { $0.outcome != .succeeded }
+        let succeeded = live.filter { $0.outcome == .succeeded }
+        let rollback = "fate-upgrade rollback --fate-root \(shellQuoted(fateRoot))"
+        var lines: [String] = []
+        for earlier in unfinished {
+            let how: String
+            switch earlier.outcome {
+            case .failed: how = "failed (\(earlier.message ?? "see \(earlier.log)"))"
+            case .interrupted: how = "was interrupted"
+            default: how = "never finished"
+            }
+            lines.append("the earlier apply \(earlier.id) of \(earlier.component.rawValue) \(how); roll it back first (\(rollback)), or give --force to run over it")
+        }
+        var covered: Set<Part> = []
+        for earlier in succeeded { covered.formUnion(parts(earlier.component)) }
+        if covered.contains(.python) { covered.insert(.fateFlow) }
+        let remaining = wanted.subtracting(covered)
+        if unfinished.isEmpty, !succeeded.isEmpty, remaining.isEmpty, !force {
+            return .alreadyDone(succeeded)
+        }
+        if !succeeded.isEmpty, !remaining.isEmpty, remaining != wanted {
+            let rest = remaining == [.database] ? "mysql" : "fatepython"
+            lines.append("\(succeeded.map { $0.component.rawValue }.joined(separator: ", ")) was already upgraded on this host (\(succeeded.map(\.id).joined(separator: ", "))); run --component \(rest) for the rest, or roll back first")
+        }
+        if lines.isEmpty { return .proceed }
+        if !force { return .refused(lines) }
+        var notes: [String] = []
+        for earlier in live {
+            let backups = (earlier.after ?? earlier.before).pythonBackups.filter { !earlier.before.pythonBackups.contains($0) }
+            let kept = backups.isEmpty ? "" : " Its backup \(backups.joined(separator: ", ")) stays as it is;"
+            notes.append("--force: running over \(earlier.id) (\(earlier.outcome.rawValue)).\(kept) this run backs up what is there now as a new python_<timestamp>, and rolling this run back restores that state, not the one before \(earlier.id) (roll back again for that)")
+        }
+        return .forced(notes)
+    }
+}

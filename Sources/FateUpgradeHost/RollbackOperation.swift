@@ -1,0 +1,177 @@
+import FateUpgradeArchive
+import FateUpgradeCore
+import Foundation
+
+/// `rollback`: undoes the newest upgrade not yet rolled back, from its journal (guide §4).
+public struct RollbackOperation {
+    public struct Options: Sendable {
+        public var fateRoot: String
+        public var component: UpgradeComponent?
+        /// Without a journal: the package or its unpacked folder, for its parameters.
+        public var package: String?
+        public var password: Secret?
+        public var allowRoot: Bool
+
+        public init(fateRoot: String, component: UpgradeComponent? = nil, package: String? = nil, password: Secret? = nil, allowRoot: Bool = false) {
+            self.fateRoot = fateRoot
+            self.component = component
+            self.package = package
+            self.password = password
+            self.allowRoot = allowRoot
+        }
+    }
+
+    public struct Report: Encodable, Sendable {
+        public var outcome: String
+        public var changed: Bool
+        public var component: String
+        public var source: String
+        public var journal: String?
+        public var steps: [String]
+        public var done: [String]
+        public var notes: [String]
+        public var workFolder: String?
+    }
+
+    public let options: Options
+    public let component: UpgradeComponent
+    public let journal: UpgradeJournal?
+    public let plan: RollbackPlan
+    public let service: FateFlowService
+    public let source: String
+    /// Set when the newest upgrade was rolled back already.
+    public let alreadyRolledBack: UpgradeJournal?
+    let client: MySQLClient
+
+    public init(_ options: Options) throws {
+        self.options = options
+        let journals = try UpgradeJournal.all(fateRoot: options.fateRoot)
+        let journal = journals.last { $0.rolledBack == nil }
+        self.journal = journal
+        alreadyRolledBack = journal == nil ? journals.last : nil
+        let component = options.component ?? journal?.component ?? .all
+        self.component = component
+
+        // The parameters: the journal's (secrets masked), completed from the package's script.
+        var values = journal?.parameters ?? [:]
+        let scriptPath = journal?.script ?? options.package
+        if let scriptPath, FileSystem.exists(scriptPath) {
+            let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+            // The journal names the extracted script; --package may be an archive or its folder.
+            let isPackage = FileSystem.isDirectory(scriptPath) || [".gz", ".tgz", ".tar"].contains(where: scriptPath.hasSuffix)
+            let bytes = isPackage ? try UpgradePackage(path: scriptPath).readScript().bytes : try FileSystem.read(scriptPath)
+            let scriptValues = try ShellParameterBlock(parsing: bytes, file: scriptPath).evaluated(home: home)
+            for (name, value) in scriptValues where values[name] == nil || values[name] == ShellParameterBlock.mask {
+                values[name] = value
+            }
+        }
+        let root = options.fateRoot
+        values["FATE_ROOT"] = values["FATE_ROOT"] ?? root
+        let defaults = ["DEPLOY_METHOD": "allinone", "DB_USER": "root", "FATE_FLOW_ROOT": "\(root)/python/fate_flow",
+                        "MYSQL_ROOT": "\(root)/common/mysql/mysql-8.0.13", "SUPERVISOR_ROOT": "/data/projects/common/supervisord"]
+        for (name, value) in defaults where values[name] == nil { values[name] = value }
+        if values["MYSQL_SOCKET_PATH"] == nil { values["MYSQL_SOCKET_PATH"] = "\(values["MYSQL_ROOT"]!)/run/mysql.sock" }
+        if let password = options.password { values["DB_PASS"] = password.revealed }
+        if values["DB_PASS"] == ShellParameterBlock.mask { values["DB_PASS"] = nil }
+        let parameters = ScriptParameters(values: values)
+
+        var owner: FileOwner? = nil
+        if geteuid() == 0, let treeOwner = FileOwner.of(parameters.fateRoot), treeOwner.uid != 0 {
+            guard options.allowRoot else {
+                let command = (["sudo", "-u", treeOwner.userName] + CommandLine.arguments).map(shellQuoted).joined(separator: " ")
+                throw HostError("FATE_ROOT \(parameters.fateRoot) belongs to \(treeOwner), and this is root: fate_flow would be started as root. Run it as the owner: \(command)   (or add --allow-root)")
+            }
+            owner = treeOwner
+        }
+        service = FateFlowService(parameters, owner: owner)
+        client = MySQLClient(parameters)
+
+        // What the upgrade left: its backup folders and tables.
+        let flowRoot = parameters.fateFlowRoot
+        let codeFolder = component.touchesFateFlow ? (flowRoot as NSString).deletingLastPathComponent : parameters.fateRoot
+        let codeName = component.touchesFateFlow ? (flowRoot as NSString).lastPathComponent : "python"
+        let now = UpgradeJournal.backups(in: codeFolder, prefix: codeName).filter { FileSystem.isRealDirectory("\(codeFolder)/\($0)") }
+        let before = component.touchesFateFlow ? journal?.before.fateFlowBackups : journal?.before.pythonBackups
+        let candidates = before.map { old in now.filter { !old.contains($0) } } ?? now
+        let backup = candidates.sorted().last
+        let entries = Set(FileSystem.names(in: codeFolder))
+        var tables: Set<String> = []
+        if component.touchesDatabase && alreadyRolledBack == nil {
+            guard !parameters.dbPass.isEmpty else {
+                throw HostError("DB_PASS is needed for the database step: give it with --db-pass-stdin, --db-pass-file or FATE_DB_PASS")
+            }
+            tables = try client.tables(in: Preflight.database)
+        }
+        var plan = RollbackPlan(component: component, codeFolder: codeFolder, codeName: codeName, backup: backup,
+                                entries: entries, database: Preflight.database, tables: tables, date: timestamp("yyyyMMdd"))
+        // A nodemanager machine must not run fate_flow (one per cluster): it stays stopped.
+        if journal?.role == MachineRole.nodemanager.rawValue, plan.steps.contains(.startService) {
+            plan.steps.removeAll { $0 == .startService }
+            plan.notes.append("fate_flow is not started again: this is a nodemanager machine (the journal says so)")
+        }
+        self.plan = plan
+        source = journal.map { "the journal \($0.id) (\($0.outcome.rawValue))" } ?? "discovery (no journal)"
+    }
+
+    public var needsConfirmation: Bool { journal == nil }
+
+    public func shown(_ step: RollbackPlan.Step) -> String {
+        switch step {
+        case .stopService: "stop fate_flow: \(service.describe("stop"))"
+        case .startService: "start fate_flow: \(service.describe("start"))"
+        default: step.description
+        }
+    }
+
+    public func report(outcome: String, changed: Bool, done: [String] = []) -> Report {
+        Report(outcome: outcome, changed: changed, component: component.rawValue, source: source, journal: journal?.path,
+               steps: plan.steps.map(shown), done: done, notes: plan.notes, workFolder: journal?.workFolder)
+    }
+
+    /// Marks a journal whose rollback has nothing left to do as rolled back.
+    public func closeEmpty() throws {
+        guard plan.isEmpty, var finished = journal else { return }
+        finished.rolledBack = .init(at: isoNow(), steps: [])
+        try finished.save()
+    }
+
+    /// Runs the steps; a signal is acted on between steps, never inside a rename.
+    public func execute(console: Console = .shared) throws -> Report {
+        try Signals.deferring {
+            var done: [String] = []
+            for step in plan.steps {
+                if let signal = Signals.received {
+                    throw Interrupted(signal: signal, detail: "rollback stopped before: \(shown(step)); done so far: \(done.isEmpty ? "nothing" : done.joined(separator: "; "))")
+                }
+                switch step {
+                case .stopService, .startService:
+                    let action = step == .stopService ? "stop" : "start"
+                    if action == "stop" && !FileSystem.exists(service.script) {
+                        console.say("\(service.script) is not there, so nothing of it is running; going on")
+                    } else {
+                        try service.run(action, console: console)
+                    }
+                case .renameFolders(let folder, let renames):
+                    for rename in renames {
+                        do { try FileSystem.rename("\(folder)/\(rename.from)", "\(folder)/\(rename.to)") } catch {
+                            throw HostError("\(error.operatorLines.joined(separator: "; ")); done so far: \(done.joined(separator: "; "))")
+                        }
+                    }
+                case .renameTables(let database, let statement, _):
+                    try client.run(statement, database: database)
+                }
+                done.append(step.description)
+                console.say("done: \(step.description)")
+            }
+            if var finished = journal {
+                finished.rolledBack = .init(at: isoNow(), steps: done)
+                try finished.save()
+            }
+            console.say("rollback of \(component.rawValue) finished")
+            if let folder = journal?.workFolder, FileSystem.exists(folder) {
+                console.say("\(folder) holds DB_PASS and is no longer needed for this upgrade: delete it (rm -rf \(shellQuoted(folder)))")
+            }
+            return report(outcome: "rolled back", changed: true, done: done)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import FateUpgradeCore
+import Foundation
+
+/// The record of one upgrade run on this host, kept under FATE_ROOT/.fate-upgrade/journal/.
+/// Written before the package's script runs and again after, so that even a run killed
+/// midway leaves what rollback needs: what existed before, and where to look.
+public struct UpgradeJournal: Codable, Sendable {
+    public enum Outcome: String, Codable, Sendable {
+        case running, succeeded, failed, interrupted
+    }
+
+    public struct Snapshot: Codable, Sendable, Equatable {
+        /// `python_<ts>` folders in FATE_ROOT.
+        public var pythonBackups: [String]
+        /// `fate_flow_<ts>` folders beside FATE_FLOW_ROOT.
+        public var fateFlowBackups: [String]
+        /// `*_backup` tables in the fate_flow database (empty when not looked at).
+        public var backupTables: [String]
+    }
+
+    public struct Rollback: Codable, Sendable {
+        public var at: String
+        public var steps: [String]
+    }
+
+    public var id: String
+    public var startedAt: String
+    public var finishedAt: String?
+    public var host: String
+    public var component: UpgradeComponent
+    public var role: String
+    public var package: String
+    public var script: String
+    /// The folder the package was extracted into (it holds DB_PASS until deleted).
+    public var workFolder: String?
+    /// How the script was run, e.g. `/bin/bash`.
+    public var interpreter: String?
+    /// The script's parameters as the shell evaluates them; secrets masked.
+    public var parameters: [String: String]
+    public var before: Snapshot
+    public var after: Snapshot?
+    public var log: String
+    public var logError: String?
+    public var outcome: Outcome
+    public var exitStatus: Int32?
+    public var message: String?
+    public var warnings: [String]?
+    /// Given with --force over an earlier run that failed or was interrupted.
+    public var forced: String?
+    public var confmigrate: String?
+    public var rolledBack: Rollback?
+
+    public var fateRoot: String { parameters["FATE_ROOT"] ?? "" }
+
+    public static func folder(fateRoot: String) -> String { "\(fateRoot)/.fate-upgrade" }
+
+    public var path: String { "\(UpgradeJournal.folder(fateRoot: fateRoot))/journal/\(id).json" }
+
+    /// Writes atomically (temporary file, fsync, rename), 0600.
+    public func save() throws {
+        let folder = "\(UpgradeJournal.folder(fateRoot: fateRoot))/journal"
+        try FileSystem.makeDirectories(folder, mode: 0o700)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let file = try AtomicOutputFile(path: path, overwrite: true, mode: 0o600)
+        defer { file.discard() }
+        try file.write(Array(try encoder.encode(self)) + [UInt8(ascii: "\n")])
+        try file.commit(overwrite: true)
+    }
+
+    /// Every record under FATE_ROOT, oldest first.
+    public static func all(fateRoot: String) throws -> [UpgradeJournal] {
+        let folder = "\(UpgradeJournal.folder(fateRoot: fateRoot))/journal"
+        let names = FileSystem.names(in: folder).filter { $0.hasSuffix(".json") }
+        return try names.map { name in
+            let path = "\(folder)/\(name)"
+            do {
+                return try JSONDecoder().decode(UpgradeJournal.self, from: Data(FileSystem.read(path, limit: 4 << 20)))
+            } catch let error as InputError {
+                throw error
+            } catch {
+                throw InputError(SourceLocation(file: path), "not a fate-upgrade journal (\(Self.decodingProblem(error)))")
+            }
+        }
+    }
+
+    private static func decodingProblem(_ error: Error) -> String {
+        switch error as? DecodingError {
+        case .keyNotFound(let key, _)?: "no \(key.stringValue)"
+        case .typeMismatch(_, let context)?, .valueNotFound(_, let context)?, .dataCorrupted(let context)?:
+            context.codingPath.map(\.stringValue).joined(separator: ".") + ": " + context.debugDescription
+        default: "unreadable JSON"
+        }
+    }
+
+    /// Backup folders matching `prefix_YYYYmmddHHMMSS` in a folder.
+    public static func backups(in folder: String, prefix: String) -> [String] {
+        FileSystem.names(in: folder).filter { name in
+            name.hasPrefix(prefix + "_") && PythonBackupName.timestamp(of: "python_" + name.dropFirst(prefix.count + 1)) != nil
+        }
+    }
+}
