@@ -94,11 +94,11 @@ int fu_spawn(const fu_spawn_request *request, pid_t *pid) {
     }
     if (child == 0) {
         int report = pipe_fds[1];
-        struct sigaction deflt;
-        memset(&deflt, 0, sizeof deflt);
-        deflt.sa_handler = SIG_DFL;
-        for (int signal = 1; signal < NSIG; signal++) {
-            if (signal != SIGKILL && signal != SIGSTOP) sigaction(signal, &deflt, NULL);
+        // Through the system call: the C library refuses to touch the signals it keeps for
+        // itself (32, 33), which a parent may still have ignored.
+        struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } deflt = {0, 0, 0, 0};
+        for (int signal = 1; signal <= 64; signal++) {
+            if (signal != SIGKILL && signal != SIGSTOP) syscall(SYS_rt_sigaction, signal, &deflt, NULL, sizeof deflt.mask);
         }
         sigset_t none;
         sigemptyset(&none);

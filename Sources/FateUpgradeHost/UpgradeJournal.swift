@@ -16,11 +16,22 @@ public struct UpgradeJournal: Codable, Sendable {
         public var fateFlowBackups: [String]
         /// `*_backup` tables in the fate_flow database (empty when not looked at).
         public var backupTables: [String]
+
+        public init(pythonBackups: [String], fateFlowBackups: [String], backupTables: [String]) {
+            self.pythonBackups = pythonBackups
+            self.fateFlowBackups = fateFlowBackups
+            self.backupTables = backupTables
+        }
     }
 
     public struct Rollback: Codable, Sendable {
         public var at: String
         public var steps: [String]
+
+        public init(at: String, steps: [String]) {
+            self.at = at
+            self.steps = steps
+        }
     }
 
     public var id: String
@@ -49,6 +60,30 @@ public struct UpgradeJournal: Codable, Sendable {
     public var forced: String?
     public var confmigrate: String?
     public var rolledBack: Rollback?
+
+    public init(id: String, startedAt: String, host: String, component: UpgradeComponent, role: String, package: String,
+                script: String, workFolder: String? = nil, interpreter: String? = nil, parameters: [String: String],
+                before: Snapshot, after: Snapshot? = nil, log: String, outcome: Outcome, message: String? = nil,
+                warnings: [String]? = nil, forced: String? = nil, rolledBack: Rollback? = nil) {
+        self.id = id
+        self.startedAt = startedAt
+        self.host = host
+        self.component = component
+        self.role = role
+        self.package = package
+        self.script = script
+        self.workFolder = workFolder
+        self.interpreter = interpreter
+        self.parameters = parameters
+        self.before = before
+        self.after = after
+        self.log = log
+        self.outcome = outcome
+        self.message = message
+        self.warnings = warnings
+        self.forced = forced
+        self.rolledBack = rolledBack
+    }
 
     public var fateRoot: String { parameters["FATE_ROOT"] ?? "" }
 

@@ -194,6 +194,25 @@ import Testing
         #expect(FileOwner.of(scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade/journal").path)?.uid == uid)
     }
 
+    /// A user who cannot write FATE_ROOT is stopped by preflight, in plain lines, before anything is unpacked.
+    @Test func aUserWhoCannotWriteFateRootIsStoppedBeforeAnythingChanges() throws {
+        try #require(getuid() == 0, "this test runs apply as nobody and must run as root, as CI does")
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        chmod(scenario.sandbox.folder.path, 0o755)
+        chmod(scenario.folder.path, 0o777)
+        chmod(scenario.package.path, 0o644)
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        let run = try Support.run("runuser", ["-u", "nobody", "--", Support.binary, "apply", scenario.package.path, "--component", "fatepython"],
+                                  environment: scenario.environment)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("fate-upgrade: preflight: nobody cannot write \(scenario.root)"), "\(run.stderr)")
+        #expect(run.stderr.split(separator: "\n").allSatisfy { $0.hasPrefix("fate-upgrade: ") }, "\(run.stderr)")
+        #expect(!run.output.contains("NSCocoaErrorDomain") && !run.output.contains("Error Domain"))
+        #expect(try Support.files(in: scenario.folder) == ["upgrade_package_new.tar.gz"])
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+    }
+
     /// Under a pipe (ansible, tee), the tool's own lines and the script's come in the order they happen.
     @Test func outputOrderUnderAPipeIsTheOrderOfEvents() throws {
         let scenario = try Scenario(.allinone)
