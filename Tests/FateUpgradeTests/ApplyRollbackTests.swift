@@ -35,6 +35,29 @@ import Testing
             try FileManager.default.removeItem(at: raw)
         }
 
+        /// The fixture script with a pause right after it moves python/ aside, so that a kill or Ctrl-C lands
+        /// mid-upgrade; written to `folder`.
+        static func pausingScript(seconds: Int, in folder: URL) throws -> URL {
+            let script = folder.appendingPathComponent("upgrade_script.sh")
+            let text = try String(contentsOf: Support.fixtures.appendingPathComponent("upgrade_script.sh"), encoding: .utf8)
+                .replacingOccurrences(of: "    echo \"INFO: Unpacking $PYTHON_PACKAGE_PATH into $FATE_ROOT\"",
+                                      with: "    sleep \(seconds)\n    echo \"INFO: Unpacking $PYTHON_PACKAGE_PATH into $FATE_ROOT\"")
+            try Data(text.utf8).write(to: script)
+            return script
+        }
+
+        /// Waits (at most 60 s) until the running upgrade has moved python/ aside; `watch` runs on each look.
+        func waitUntilPythonIsMovedAside(watch: () -> Void = {}) -> Bool {
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                watch()
+                let names = (try? Support.files(in: sandbox.fateRoot)) ?? []
+                if names.contains(where: { $0.hasPrefix("python_2") }) && !names.contains("python") { return true }
+                usleep(20_000)
+            }
+            return false
+        }
+
         func apply(_ arguments: [String]) throws -> Run {
             try Support.tool(["apply", package.path] + arguments, environment: environment)
         }
@@ -296,14 +319,9 @@ import Testing
     }
 
     @Test func applyKilledMidwayThenRollbackRestoresAndThePasswordNeverShows() throws {
-        // The script pauses right after moving python/ aside, so the kill lands mid-upgrade.
         let scriptFolder = try Support.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: scriptFolder) }
-        let script = scriptFolder.appendingPathComponent("upgrade_script.sh")
-        let text = try String(contentsOf: Support.fixtures.appendingPathComponent("upgrade_script.sh"), encoding: .utf8)
-            .replacingOccurrences(of: "    echo \"INFO: Unpacking $PYTHON_PACKAGE_PATH into $FATE_ROOT\"",
-                                  with: "    sleep 3\n    echo \"INFO: Unpacking $PYTHON_PACKAGE_PATH into $FATE_ROOT\"")
-        try Data(text.utf8).write(to: script)
+        let script = try Scenario.pausingScript(seconds: 3, in: scriptFolder)
         let scenario = try Scenario(.allinone, script: script)
         defer { scenario.remove() }
         let treeBefore = try scenario.sandbox.treeSnapshot("python")
@@ -313,14 +331,7 @@ import Testing
         // Watch `ps` the whole time: no process of ours may show the password in its arguments. (The package's
         // script itself passes `-p$DB_PASS` to mysql, as FATE's do; the mysql client hides it at once.)
         var seen = ""
-        let deadline = Date().addingTimeInterval(60)
-        var moved = false
-        while Date() < deadline {
-            seen += (try? Support.run("ps", ["-eo", "args"]).stdout) ?? ""
-            let names = (try? Support.files(in: scenario.sandbox.fateRoot)) ?? []
-            if names.contains(where: { $0.hasPrefix("python_2") }) && !names.contains("python") { moved = true; break }
-            usleep(20_000)
-        }
+        let moved = scenario.waitUntilPythonIsMovedAside { seen += (try? Support.run("ps", ["-eo", "args"]).stdout) ?? "" }
         #expect(moved, "the upgrade never reached the point of moving python/ aside")
         kill(process.pid, SIGKILL)
         _ = process.wait(timeout: .seconds(30))

@@ -94,24 +94,14 @@ import Testing
     @Test func ctrlCStopsTheScriptsProcessGroup() throws {
         let folder = try Support.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let script = folder.appendingPathComponent("upgrade_script.sh")
-        let text = try String(contentsOf: Support.fixtures.appendingPathComponent("upgrade_script.sh"), encoding: .utf8)
-            .replacingOccurrences(of: "    echo \"INFO: Unpacking $PYTHON_PACKAGE_PATH into $FATE_ROOT\"",
-                                  with: "    sleep 37\n    echo \"INFO: Unpacking $PYTHON_PACKAGE_PATH into $FATE_ROOT\"")
-        try Data(text.utf8).write(to: script)
+        let script = try Scenario.pausingScript(seconds: 37, in: folder)
         let scenario = try Scenario(.allinone, script: script)
         defer { scenario.remove() }
         let treeBefore = try scenario.sandbox.treeSnapshot("python")
         let tablesBefore = try scenario.tables()
 
         let process = try Support.startTool(["apply", scenario.package.path, "--component", "all"], environment: scenario.environment)
-        let deadline = Date().addingTimeInterval(60)
-        var moved = false
-        while Date() < deadline {
-            let names = (try? Support.files(in: scenario.sandbox.fateRoot)) ?? []
-            if names.contains(where: { $0.hasPrefix("python_2") }) && !names.contains("python") { moved = true; break }
-            usleep(20_000)
-        }
+        let moved = scenario.waitUntilPythonIsMovedAside()
         #expect(moved, "the upgrade never reached the point of moving python/ aside")
         let interrupted = Date()
         kill(process.pid, SIGINT)
