@@ -1,7 +1,12 @@
 # Sourced by scripts/setup and scripts/test: installs, with apt, whatever of the project's
 # Debian packages is missing. Swift itself (6.x, at /opt/swift or on PATH) must be present.
 deps_install() {
-    local packages=(libarchive-dev libyaml-dev pkg-config python3 python3-yaml dash tar gzip util-linux bsdutils mariadb-server mariadb-client "$@")
+    # Building: libarchive, libyaml (and for the static release zlib and libacl); testing: MariaDB,
+    # dash and bash, busybox (a shell in an empty chroot), strace, python3-seccomp (Linux 3.10 as
+    # CentOS 7 has it), file and man-db (to check the release), passwd (a second user).
+    local packages=(libarchive-dev libyaml-dev zlib1g-dev libacl1-dev pkg-config python3 python3-yaml python3-seccomp
+                    dash bash tar gzip util-linux bsdutils coreutils passwd mariadb-server mariadb-client
+                    busybox-static strace file man-db "$@")
     local missing=()
     for package in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

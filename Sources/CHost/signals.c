@@ -110,3 +110,11 @@ void fu_disable_core_dumps(void) {
     setrlimit(RLIMIT_CORE, &none);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
+
+const char *fu_build_commit(void) {
+#ifdef FATE_UPGRADE_COMMIT
+    return FATE_UPGRADE_COMMIT;
+#else
+    return NULL;
+#endif
+}

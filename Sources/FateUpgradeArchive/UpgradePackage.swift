@@ -1,6 +1,11 @@
 internal import CArchive
 import FateUpgradeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// Why a package could not be read or written. Each description is one line naming the file.
 public enum PackageError: Error, CustomStringConvertible {
@@ -56,8 +61,11 @@ final class ArchiveReader {
         folderPrefix = nil
         diskEntry = nil
         linkResolver = nil
-        archive_read_support_filter_all(handle)
-        archive_read_support_format_all(handle)
+        // Only what an upgrade package is: tar, plain or gzip-compressed. Support for every format
+        // would pull libxml2 and ICU (xar), nettle (zip encryption) and more into a static binary.
+        archive_read_support_filter_gzip(handle)
+        archive_read_support_format_tar(handle)
+        archive_read_support_format_empty(handle)
         // libarchive recognises the format while opening, so this is where a non-archive is found.
         // (No archive_read_free here: deinit runs for a class whose init throws once all is set.)
         if archive_read_open_filename(handle, path, 256 * 1024) != ARCHIVE_OK {
@@ -73,7 +81,10 @@ final class ArchiveReader {
         diskEntry = archive_entry_new()
         linkResolver = archive_entry_linkresolver_new()
         archive_entry_linkresolver_set_strategy(linkResolver, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED)
-        archive_read_disk_set_standard_lookup(handle)
+        // Names from /etc/passwd and /etc/group read here: the C library's lookups go through NSS,
+        // which a static binary cannot load.
+        archive_read_disk_set_uname_lookup(handle, nil, { _, uid in AccountNames.shared.user(UInt32(truncatingIfNeeded: uid)) }, nil)
+        archive_read_disk_set_gname_lookup(handle, nil, { _, gid in AccountNames.shared.group(UInt32(truncatingIfNeeded: gid)) }, nil)
         archive_read_disk_set_symlink_physical(handle)
         // Only what `tar` itself would record by default: no xattrs, ACLs or file flags.
         archive_read_disk_set_behavior(handle, ARCHIVE_READDISK_NO_XATTR | ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_FFLAGS)
@@ -138,10 +149,27 @@ final class ArchiveReader {
         }
     }
 
+    /// What a file that is not a (gzip'ed) tar is, from its first bytes, for the message.
+    static func sniff(_ path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var head = [UInt8](repeating: 0, count: 8)
+        let count = head.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        guard count >= 4 else { return nil }
+        let known: [([UInt8], String)] = [
+            ([0x50, 0x4B, 0x03, 0x04], "it is a ZIP archive"), ([0x50, 0x4B, 0x05, 0x06], "it is an empty ZIP archive"),
+            ([0x37, 0x7A, 0xBC, 0xAF], "it is a 7-Zip archive"), ([0x42, 0x5A, 0x68], "it is bzip2-compressed; only gzip is read"),
+            ([0xFD, 0x37, 0x7A, 0x58], "it is xz-compressed; only gzip is read"), ([0x28, 0xB5, 0x2F, 0xFD], "it is zstd-compressed; only gzip is read"),
+            ([0x52, 0x61, 0x72, 0x21], "it is a RAR archive"),
+        ]
+        return known.first { head.starts(with: $0.0) }?.1
+    }
+
     private func classify() -> PackageError {
         let message = lastError
         if message.contains("Unrecognized archive format") {
-            return .notAnArchive(path, "libarchive: \(message)")
+            return .notAnArchive(path, Self.sniff(path) ?? "libarchive: \(message)")
         }
         return .corrupt(path, message)
     }
@@ -226,10 +254,10 @@ public struct UpgradePackage {
     public let isFolder: Bool
 
     public init(path: String) throws(PackageError) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .missing(path) }
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw .missing(path) }
         self.path = path
-        self.isFolder = isDirectory.boolValue
+        self.isFolder = info.st_mode & S_IFMT == S_IFDIR
         if !isFolder, access(path, R_OK) != 0 {
             throw .unreadable(path, String(cString: strerror(errno)))
         }
@@ -237,8 +265,9 @@ public struct UpgradePackage {
 
     /// Size on disk, for progress (nil for folders).
     public var inputSize: Int64? {
-        guard !isFolder, let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber else { return nil }
-        return size.int64Value
+        var info = stat()
+        guard !isFolder, stat(path, &info) == 0 else { return nil }
+        return Int64(info.st_size)
     }
 
     func reader() throws(PackageError) -> ArchiveReader {
@@ -452,7 +481,7 @@ extension UpgradePackage {
         let flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT
             | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS
         archive_write_disk_set_options(writer, flags)
-        archive_write_disk_set_standard_lookup(writer)
+        // No owner is restored (no ARCHIVE_EXTRACT_OWNER), so no name lookup is needed.
         let failure = { (name: String) -> PackageError in
             .write("\(folder)/\(name)", archive_error_string(writer).map { String(cString: $0) } ?? "libarchive error")
         }
@@ -481,4 +510,24 @@ public struct PackageRefusal: Error, CustomStringConvertible {
     public var problems: [String]
     public init(problems: [String]) { self.problems = problems }
     public var description: String { problems.joined(separator: "\n") }
+}
+
+/// User and group names by number, read from /etc/passwd and /etc/group once, kept as C strings
+/// for libarchive's lookup callbacks (which must return a pointer that stays valid).
+final class AccountNames: @unchecked Sendable {
+    static let shared = AccountNames()
+    private let users: [UInt32: UnsafeMutablePointer<CChar>]
+    private let groups: [UInt32: UnsafeMutablePointer<CChar>]
+
+    private init() {
+        func load(_ path: String) -> [UInt32: UnsafeMutablePointer<CChar>] {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+            return AccountFile.names(text).mapValues { strdup($0)! }
+        }
+        users = load("/etc/passwd")
+        groups = load("/etc/group")
+    }
+
+    func user(_ uid: UInt32) -> UnsafePointer<CChar>? { users[uid].map { UnsafePointer($0) } }
+    func group(_ gid: UInt32) -> UnsafePointer<CChar>? { groups[gid].map { UnsafePointer($0) } }
 }

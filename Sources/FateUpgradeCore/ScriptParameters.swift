@@ -144,3 +144,26 @@ public struct ScriptVerdict: Sendable, Hashable {
         succeeded && finished == nil ? "the script exited 0 but printed no \"Upgrading … process finished\" line; check its output above" : nil
     }
 }
+
+/// /etc/passwd and /etc/group as text: `name:x:number:…` lines. Read directly, since the C
+/// library's lookups go through NSS, which a static binary cannot load.
+public enum AccountFile {
+    /// Name by number (the first line wins, as getpwuid's "files" source does).
+    public static func names(_ text: String) -> [UInt32: String] {
+        var names: [UInt32: String] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let fields = line.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
+            if fields.count >= 3, let number = UInt32(fields[2]), names[number] == nil { names[number] = String(fields[0]) }
+        }
+        return names
+    }
+
+    /// The home folder field of a passwd line for `uid`.
+    public static func home(ofUser uid: UInt32, in passwd: String) -> String? {
+        for line in passwd.split(separator: "\n") where !line.hasPrefix("#") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count >= 6, UInt32(fields[2]) == uid { return String(fields[5]) }
+        }
+        return nil
+    }
+}

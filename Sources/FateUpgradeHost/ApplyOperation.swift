@@ -1,6 +1,11 @@
 import FateUpgradeArchive
 import FateUpgradeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// A machine's role in an ansible cluster: nodemanager machines stop fate_flow afterwards.
 public enum MachineRole: String, Sendable, Codable, CaseIterable {
@@ -135,11 +140,11 @@ public struct ApplyOperation {
             throw PackageError.notAnArchive(options.package, "apply takes the packed .tar.gz; it extracts it itself")
         }
         contents = try upgradePackage.contents()
-        workdir = URL(fileURLWithPath: options.workdir ?? (options.package as NSString).deletingLastPathComponent).standardizedFileURL.path
+        workdir = URL(fileURLWithPath: options.workdir ?? Path.parent(options.package)).standardizedFileURL.path
         scriptPath = "\(workdir)/\(contents.script.path)"
         let block = try ShellParameterBlock(parsing: contents.script.bytes, file: "\(options.package):\(contents.script.path)")
         let environment = ProcessInfo.processInfo.environment
-        parameters = ScriptParameters(values: block.evaluated(home: environment["HOME"] ?? NSHomeDirectory(), environment: environment))
+        parameters = ScriptParameters(values: block.evaluated(home: Path.home, environment: environment))
         interpreter = ScriptInterpreter.choose(forScript: contents.script.bytes)
         id = "\(timestamp())-\(options.component.rawValue)"
 
@@ -395,7 +400,7 @@ public struct ApplyOperation {
         let secret = parameters.dbPass
         let masked = { (line: [UInt8]) -> [UInt8] in
             guard !secret.isEmpty, let text = String(bytes: line, encoding: .utf8) else { return line }
-            return Array(text.replacingOccurrences(of: secret.revealed, with: ShellParameterBlock.mask).utf8)
+            return Array(text.replacing( secret.revealed, with: ShellParameterBlock.mask).utf8)
         }
         let handle = { (line: [UInt8]) in
             let shown = masked(line)
@@ -403,7 +408,7 @@ public struct ApplyOperation {
             console.relay(shown)
         }
         let command = Command(interpreter.path, interpreter.arguments + [scriptPath, options.component.rawValue],
-                              directory: (scriptPath as NSString).deletingLastPathComponent)
+                              directory: Path.parent(scriptPath))
         let result: ChildResult
         do {
             result = try ChildProcess.run(command, timeout: options.scriptTimeout, mergeOutput: true) { _, chunk in

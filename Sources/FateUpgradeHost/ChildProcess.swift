@@ -1,5 +1,10 @@
 internal import CHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// A program to run: what, with which arguments and environment, where and as whom.
 /// The environment is the child's whole environment: nothing of ours is inherited unless
@@ -286,7 +291,7 @@ private func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CC
 public func shellQuoted(_ word: String) -> String {
     let plain = word.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0)) }
     if plain && !word.isEmpty { return word }
-    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    return "'" + word.replacing( "'", with: "'\\''") + "'"
 }
 
 /// mkostemp(O_CLOEXEC): a descriptor no child inherits.

@@ -1,5 +1,10 @@
 import FateUpgradeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// Carries the ZooKeeper settings from the backed-up python code into base_conf.yaml (guide §3.3).
 public struct ConfmigrateOperation {
@@ -83,7 +88,7 @@ public struct ConfmigrateOperation {
         var lines = [search.summary]
         if let layout { lines.append("layout: \(layout.description)") }
         for decision in migration.decisions {
-            lines.append("\(decision.key.padding(toLength: 20, withPad: " ", startingAt: 0)) \(decision.shown)  (\(decision.reason))")
+            lines.append("\(decision.key.padded(to: 20)) \(decision.shown)  (\(decision.reason))")
         }
         if updated == original {
             lines.append("\(target) already holds these settings; nothing changed")
@@ -98,7 +103,7 @@ public struct ConfmigrateOperation {
 
     public static func expandHome(_ path: String) -> String {
         guard path == "~" || path.hasPrefix("~/") else { return path }
-        let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+        let home = Path.home
         return home + path.dropFirst()
     }
 
@@ -185,7 +190,7 @@ public struct BackupSearch {
             guard FileSystem.isDirectory(explicit) else {
                 throw InputError(SourceLocation(file: explicit), "no such backup folder (--backup)")
             }
-            let name = (explicit as NSString).lastPathComponent
+            let name = Path.name(explicit)
             chosen = Backup(path: explicit, timestamp: PythonBackupName.timestamp(of: name) ?? "")
             self.explicit = true
         } else {

@@ -1,4 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
+import Synchronization
 
 /// The one writer of everything the tool shows: its own lines, the script's output and
 /// warnings go through here, unbuffered and in order, so a pipe (ansible, tee, a log) sees
@@ -7,68 +13,68 @@ import Foundation
 public final class Console: @unchecked Sendable {
     public static let shared = Console()
 
-    private let lock = NSLock()
-    private var jsonMode = false
-    private var closed: Set<Int32> = []
-    private var transcript: LogFile?
+    private struct State {
+        var jsonMode = false
+        var closed: Set<Int32> = []
+        var transcript: LogFile?
+    }
+    private let state = Mutex(State())
 
     /// With --json, standard output carries only the JSON document; every line goes to stderr.
     public func useJSON(_ on: Bool) {
-        lock.withLock { jsonMode = on }
+        state.withLock { $0.jsonMode = on }
     }
 
-    public var isJSON: Bool { lock.withLock { jsonMode } }
+    public var isJSON: Bool { state.withLock { $0.jsonMode } }
 
     /// A line of the tool's own output.
     public func say(_ line: String) {
-        lock.withLock { emit(Array((line + "\n").utf8), to: jsonMode ? STDERR_FILENO : STDOUT_FILENO) }
+        state.withLock { Self.emit(Array((line + "\n").utf8), to: $0.jsonMode ? STDERR_FILENO : STDOUT_FILENO, &$0) }
     }
 
     /// Output of a child, passed on as it came (whole lines, secrets already masked).
     public func relay(_ bytes: [UInt8]) {
-        lock.withLock { emit(bytes, to: jsonMode ? STDERR_FILENO : STDOUT_FILENO) }
+        state.withLock { Self.emit(bytes, to: $0.jsonMode ? STDERR_FILENO : STDOUT_FILENO, &$0) }
     }
 
     public func warn(_ message: String) {
-        lock.withLock { emit(Array("fate-upgrade: warning: \(message)\n".utf8), to: STDERR_FILENO) }
+        state.withLock { Self.emit(Array("fate-upgrade: warning: \(message)\n".utf8), to: STDERR_FILENO, &$0) }
     }
 
     public func error(_ line: String) {
-        lock.withLock { emit(Array("fate-upgrade: \(line)\n".utf8), to: STDERR_FILENO) }
+        state.withLock { Self.emit(Array("fate-upgrade: \(line)\n".utf8), to: STDERR_FILENO, &$0) }
     }
 
     /// The JSON document of --json, always on standard output.
     public func json(_ data: Data) {
-        lock.withLock {
-            write(Array(data) + [UInt8(ascii: "\n")], to: STDOUT_FILENO)
-        }
+        state.withLock { Self.write(Array(data) + [UInt8(ascii: "\n")], to: STDOUT_FILENO, &$0) }
     }
 
     /// Terminal decorations (a progress bar, a prompt): stderr only, never in a transcript.
     public func decorate(_ text: String) {
-        lock.withLock { write(Array(text.utf8), to: STDERR_FILENO) }
+        state.withLock { Self.write(Array(text.utf8), to: STDERR_FILENO, &$0) }
     }
 
     /// Copies every line from now on into `log` as well.
     public func attach(_ log: LogFile?) {
-        lock.withLock { transcript = log }
+        state.withLock { $0.transcript = log }
     }
 
-    private func emit(_ bytes: [UInt8], to descriptor: Int32) {
-        write(bytes, to: descriptor)
-        if let transcript, let failure = transcript.append(bytes) {
-            write(Array("fate-upgrade: warning: \(failure); the run goes on without it\n".utf8), to: STDERR_FILENO)
+    private static func emit(_ bytes: [UInt8], to descriptor: Int32, _ state: inout State) {
+        write(bytes, to: descriptor, &state)
+        if let transcript = state.transcript, let failure = transcript.append(bytes) {
+            write(Array("fate-upgrade: warning: \(failure); the run goes on without it\n".utf8), to: STDERR_FILENO, &state)
         }
     }
 
     /// A reader that went away (EPIPE) or a terminal that is gone must not stop an upgrade
     /// midway: that stream is dropped and the run goes on.
-    private func write(_ bytes: [UInt8], to descriptor: Int32) {
-        guard !closed.contains(descriptor) else { return }
+    private static func write(_ bytes: [UInt8], to descriptor: Int32, _ state: inout State) {
+        guard !state.closed.contains(descriptor) else { return }
         do {
             try FileDescriptorWriter.writeAll(bytes, to: descriptor, path: descriptor == STDOUT_FILENO ? "stdout" : "stderr")
         } catch {
-            closed.insert(descriptor)
+            state.closed.insert(descriptor)
         }
     }
 
@@ -106,9 +112,8 @@ public final class Console: @unchecked Sendable {
 public final class LogFile: @unchecked Sendable {
     public let path: String
     private let descriptor: Int32
-    private let lock = NSLock()
-    public private(set) var failure: String?
-    private var reported = false
+    private let failed = Mutex<String?>(nil)
+    public var failure: String? { failed.withLock { $0 } }
 
     public init(path: String) throws(HostError) {
         self.path = path
@@ -120,7 +125,7 @@ public final class LogFile: @unchecked Sendable {
 
     /// Appends; returns a message the first time writing fails, nil otherwise.
     public func append(_ bytes: [UInt8]) -> String? {
-        lock.withLock {
+        failed.withLock { failure in
             guard failure == nil else { return nil }
             do {
                 try FileDescriptorWriter.writeAll(bytes, to: descriptor, path: path)

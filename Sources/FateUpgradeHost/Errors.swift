@@ -1,6 +1,11 @@
 import FateUpgradeArchive
 import FateUpgradeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// An error an operator reads: one line or more, each printed as `fate-upgrade: <line>`.
 /// Everything the tool throws conforms, so no raw Foundation error text reaches a terminal.
@@ -58,15 +63,16 @@ public enum Errno {
 }
 
 extension Error {
-    /// The lines an operator sees for any error: its own for ours, one plain line otherwise.
+    /// The lines an operator sees for any error: its own for ours, one plain line otherwise
+    /// (a file error as "path: reason", never a Foundation error dump).
     public var operatorLines: [String] {
         if let error = self as? OperatorError { return error.lines }
-        let error = self as NSError
-        var text = error.localizedDescription
-        if let path = error.userInfo[NSFilePathErrorKey] as? String, !text.contains(path) { text = "\(path): \(text)" }
-        if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            text += " (\(Errno.text(Int32(underlying.code))))"
+        if let error = self as? CocoaError {
+            var reason = "\(error.code)"
+            if let posix = error.underlying as? POSIXError { reason = Errno.text(posix.code.rawValue) }
+            return [(error.filePath.map { "\($0): " } ?? "") + reason]
         }
-        return [text]
+        if let error = self as? POSIXError { return [Errno.text(error.code.rawValue)] }
+        return ["\(self)"]
     }
 }

@@ -1,5 +1,10 @@
 import FateUpgradeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// A failed write(2), naming the file.
 public struct WriteError: OperatorError {
@@ -55,14 +60,18 @@ public struct FileOwner: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(userName) (uid \(uid))" }
 }
 
+/// /etc/passwd, read directly (see `AccountFile`).
 public enum UserDatabase {
-    public static func name(ofUser uid: uid_t, passwd: String = "/etc/passwd") -> String? {
-        guard let text = try? String(contentsOfFile: passwd, encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
-            if fields.count >= 3, UInt32(fields[2]) == uid { return String(fields[0]) }
-        }
-        return nil
+    private static func passwd(_ path: String) -> String? {
+        (try? FileSystem.read(path, limit: 16 << 20)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public static func name(ofUser uid: UInt32, passwd path: String = "/etc/passwd") -> String? {
+        passwd(path).flatMap { AccountFile.names($0)[uid] }
+    }
+
+    public static func home(ofUser uid: UInt32, passwd path: String = "/etc/passwd") -> String? {
+        passwd(path).flatMap { AccountFile.home(ofUser: uid, in: $0) }
     }
 }
 
@@ -92,7 +101,7 @@ public enum FileSystem {
     /// mkdir -p with `mode` for the folders it makes.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o700) throws(HostError) {
         if isDirectory(path) { return }
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = Path.parent(path)
         if !parent.isEmpty, parent != path { try makeDirectories(parent, mode: mode) }
         if mkdir(path, mode) != 0 && errno != EEXIST { throw HostError("mkdir \(path): \(Errno.text())") }
     }
@@ -182,12 +191,12 @@ public final class AtomicOutputFile {
     /// Fails when `path` exists and `overwrite` is false, or its folder cannot be written.
     public init(path: String, overwrite: Bool, mode: mode_t, owner: FileOwner? = nil) throws(PackageWriteError) {
         self.path = path
-        let folder = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+        let folder = Path.parent(path).isEmpty ? "." : Path.parent(path)
         guard FileSystem.isDirectory(folder) else { throw PackageWriteError(path, "the folder \(folder) does not exist") }
         if !overwrite, FileSystem.exists(path) {
             throw PackageWriteError(path, "it already exists (use --force to replace it)")
         }
-        var template = Array("\(folder)/.\((path as NSString).lastPathComponent).tmp-XXXXXX".utf8CString)
+        var template = Array("\(folder)/.\(Path.name(path)).tmp-XXXXXX".utf8CString)
         let descriptor = makeTemporaryFile(&template)
         guard descriptor >= 0 else { throw PackageWriteError(path, Errno.text()) }
         let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
@@ -232,7 +241,7 @@ public final class AtomicOutputFile {
             throw PackageWriteError(path, reason)
         }
         // The rename itself must reach the disk too.
-        let folder = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let folder = open(Path.parent(path).isEmpty ? "." : Path.parent(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder >= 0 { fsync(folder); close(folder) }
         pending.forget()
         finished = true
@@ -267,12 +276,3 @@ public func hostName() -> String {
     return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
 }
 
-/// `YYYYmmddHHMMSS` (or another pattern) of now, in local time as FATE's scripts use.
-public func timestamp(_ format: String = "yyyyMMddHHmmss", _ date: Date = Date()) -> String {
-    let formatter = DateFormatter()
-    formatter.dateFormat = format
-    formatter.locale = Locale(identifier: "en_US_POSIX")
-    return formatter.string(from: date)
-}
-
-public func isoNow() -> String { ISO8601DateFormatter().string(from: Date()) }

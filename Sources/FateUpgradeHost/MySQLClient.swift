@@ -1,5 +1,10 @@
 import FateUpgradeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// The mysql client FATE ships (MYSQL_ROOT/bin/mysql), talking through the socket.
 /// The password reaches it only through a 0600 option file in a private folder, removed right
@@ -61,7 +66,7 @@ public struct MySQLClient: Sendable {
     }
 
     private func mask(_ text: String) -> String {
-        password.isEmpty ? text : text.replacingOccurrences(of: password.revealed, with: ShellParameterBlock.mask)
+        password.isEmpty ? text : text.replacing( password.revealed, with: ShellParameterBlock.mask)
     }
 
     public func tables(in database: String) throws(HostError) -> Set<String> {
@@ -85,7 +90,7 @@ public struct MySQLClient: Sendable {
     }
 
     static func sqlString(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        "'" + text.replacing( "\\", with: "\\\\").replacing( "'", with: "\\'") + "'"
     }
 }
 
@@ -119,7 +124,7 @@ public struct FateFlowService: Sendable {
     /// open does not hold us.
     public func run(_ action: String, console: Console = .shared) throws(HostError) {
         let interpreter = ScriptInterpreter.choose(forScriptAt: script)
-        let directory = (script as NSString).deletingLastPathComponent
+        let directory = Path.parent(script)
         var lines = LineSplitter()
         let result = try ChildProcess.run(
             // Stopping needs our rights (whoever started what runs); starting is done as the owner.

@@ -1,6 +1,11 @@
 import FateUpgradeArchive
 import FateUpgradeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// The checks `apply` makes before changing anything: those of the package's script, and
 /// more. Each failure is one line; all are reported at once.
@@ -91,7 +96,7 @@ public struct Preflight {
         var unwritable: [String] = []
         var places = [p.fateRoot, workdir]
         if component.touchesPython { places.append("\(p.fateRoot)/python") }
-        if component.touchesFateFlow { places.append((p.fateFlowRoot as NSString).deletingLastPathComponent) }
+        if component.touchesFateFlow { places.append(Path.parent(p.fateFlowRoot)) }
         let state = UpgradeJournal.folder(fateRoot: p.fateRoot)
         if FileSystem.exists(state) { places.append(state) }
         for place in places where FileSystem.exists(place) && !FileSystem.isWritable(place) {
@@ -158,10 +163,10 @@ public struct Preflight {
         if component.touchesDatabase, let all = try? client.tables(in: Self.database) {
             tables = all.filter { $0.hasSuffix("_backup") }.sorted()
         }
-        let flowParent = (p.fateFlowRoot as NSString).deletingLastPathComponent
+        let flowParent = Path.parent(p.fateFlowRoot)
         return UpgradeJournal.Snapshot(
             pythonBackups: UpgradeJournal.backups(in: p.fateRoot, prefix: "python"),
-            fateFlowBackups: p.fateFlowRoot.isEmpty ? [] : UpgradeJournal.backups(in: flowParent, prefix: (p.fateFlowRoot as NSString).lastPathComponent),
+            fateFlowBackups: p.fateFlowRoot.isEmpty ? [] : UpgradeJournal.backups(in: flowParent, prefix: Path.name(p.fateFlowRoot)),
             backupTables: tables)
     }
 }

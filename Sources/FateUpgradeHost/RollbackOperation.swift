@@ -1,6 +1,11 @@
 import FateUpgradeArchive
 import FateUpgradeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// `rollback`: undoes the newest upgrade not yet rolled back, from its journal (guide §4).
 public struct RollbackOperation {
@@ -56,7 +61,7 @@ public struct RollbackOperation {
         var values = journal?.parameters ?? [:]
         let scriptPath = journal?.script ?? options.package
         if let scriptPath, FileSystem.exists(scriptPath) {
-            let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+            let home = Path.home
             // The journal names the extracted script; --package may be an archive or its folder.
             let isPackage = FileSystem.isDirectory(scriptPath) || [".gz", ".tgz", ".tar"].contains(where: scriptPath.hasSuffix)
             let bytes = isPackage ? try UpgradePackage(path: scriptPath).readScript().bytes : try FileSystem.read(scriptPath)
@@ -88,8 +93,8 @@ public struct RollbackOperation {
 
         // What the upgrade left: its backup folders and tables.
         let flowRoot = parameters.fateFlowRoot
-        let codeFolder = component.touchesFateFlow ? (flowRoot as NSString).deletingLastPathComponent : parameters.fateRoot
-        let codeName = component.touchesFateFlow ? (flowRoot as NSString).lastPathComponent : "python"
+        let codeFolder = component.touchesFateFlow ? Path.parent(flowRoot) : parameters.fateRoot
+        let codeName = component.touchesFateFlow ? Path.name(flowRoot) : "python"
         let now = UpgradeJournal.backups(in: codeFolder, prefix: codeName).filter { FileSystem.isRealDirectory("\(codeFolder)/\($0)") }
         let before = component.touchesFateFlow ? journal?.before.fateFlowBackups : journal?.before.pythonBackups
         let candidates = before.map { old in now.filter { !old.contains($0) } } ?? now
@@ -103,7 +108,7 @@ public struct RollbackOperation {
             tables = try client.tables(in: Preflight.database)
         }
         var plan = RollbackPlan(component: component, codeFolder: codeFolder, codeName: codeName, backup: backup,
-                                entries: entries, database: Preflight.database, tables: tables, date: timestamp("yyyyMMdd"))
+                                entries: entries, database: Preflight.database, tables: tables, date: Clock.local("%Y%m%d"))
         // A nodemanager machine must not run fate_flow (one per cluster): it stays stopped.
         if journal?.role == MachineRole.nodemanager.rawValue, plan.steps.contains(.startService) {
             plan.steps.removeAll { $0 == .startService }

@@ -1,5 +1,10 @@
 internal import CHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// The process's signal handling: one handler, in C (see fu_host.h), for SIGINT, SIGTERM and
 /// SIGHUP. By default a signal removes the registered temporary files and ends the run;
@@ -59,4 +64,10 @@ public enum Signals {
         default: "signal \(signal)"
         }
     }
+}
+
+/// What the binary was built from.
+public enum BuildInfo {
+    /// The commit scripts/release built it from; nil for a development build.
+    public static var commit: String? { fu_build_commit().map { String(cString: $0) } }
 }

@@ -1,5 +1,10 @@
 import FateUpgradeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// The record of one upgrade run on this host, kept under FATE_ROOT/.fate-upgrade/journal/.
 /// Written before the package's script runs and again after, so that even a run killed

@@ -1,7 +1,12 @@
 import ArgumentParser
 import FateUpgradeCore
 import FateUpgradeHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 extension FateUpgrade {
     struct Apply: ParsableCommand, JSONReporting {

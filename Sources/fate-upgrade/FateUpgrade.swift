@@ -1,7 +1,12 @@
 import ArgumentParser
 import FateUpgradeCore
 import FateUpgradeHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 @main
 struct FateUpgrade: ParsableCommand {
@@ -13,9 +18,11 @@ struct FateUpgrade: ParsableCommand {
             (`inspect` shows what a package holds). On each target, `apply` runs the upgrade and \
             `rollback` undoes it; on the fateflow machine, `confmigrate` carries the ZooKeeper settings over.
             """,
-        version: "0.2.0",
+        version: "\(versionNumber) (\(BuildInfo.commit.map { "commit \($0)" } ?? "development build"))",
         subcommands: [Pack.self, Inspect.self, Confmigrate.self, Apply.self, Rollback.self]
     )
+
+    static let versionNumber = "0.2.0"
 
     /// The one error funnel: errors that speak for themselves get their lines, prefixed with the
     /// tool's name, and their exit status (with --json, their report on stdout too); usage
@@ -39,12 +46,12 @@ struct FateUpgrade: ParsableCommand {
                 console.json(data)
             }
             error.lines.forEach(console.error)
-            Foundation.exit(error.exitStatus)
+            Glibc.exit(error.exitStatus)
         } catch let error where error is CleanExit || error is ExitCode || error is ValidationError {
             exit(withError: error)
         } catch {
             error.operatorLines.forEach(console.error)
-            Foundation.exit(1)
+            Glibc.exit(1)
         }
     }
 

@@ -1,5 +1,10 @@
 import FateUpgradeHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 /// A one-line progress bar on stderr, only when stderr is a terminal and the input is large.
 final class ProgressMeter {
@@ -20,12 +25,13 @@ final class ProgressMeter {
         let now = Date()
         guard now.timeIntervalSince(lastDraw) >= 0.1 else { return }
         lastDraw = now
-        let fraction = min(1, Double(done) / Double(max(total, 1)))
+        let percent = Int(min(100, done * 100 / max(total, 1)))
         let width = 30
-        let filled = Int(fraction * Double(width))
+        let filled = percent * width / 100
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        Console.shared.decorate(String(format: "\r%@ [%@] %3d%% %.1f/%.1f MiB", label, bar, Int(fraction * 100),
-                                       Double(done) / 1_048_576, Double(total) / 1_048_576))
+        let shownPercent = String(repeating: " ", count: 3 - String(percent).count) + String(percent)
+        let line = "\r\(label) [\(bar)] \(shownPercent)% " + mebibytes(done).dropLast(4) + "/" + mebibytes(total)
+        Console.shared.decorate(line)
         drawn = true
     }
 

@@ -2,7 +2,12 @@ import ArgumentParser
 import FateUpgradeArchive
 import FateUpgradeCore
 import FateUpgradeHost
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Glibc
 
 extension FateUpgrade {
     struct Pack: ParsableCommand {
@@ -117,14 +122,14 @@ extension FateUpgrade {
                 try FateUpgrade.printJSON(PackReport(plan: plan, script: script.path, input: input, output: output, summary: summary, diff: nil))
                 return
             }
-            let megabytes = { (bytes: Int64) in String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+            let megabytes = mebibytes
             Console.shared.say("wrote \(output): \(summary.entries) entries, \(megabytes(summary.bytesOut))")
             if plan.changes.isEmpty {
                 Console.shared.say("no parameter changed in \(script.path)")
             }
             for change in plan.changes {
                 let values = change.kind.isSecret ? "changed (hidden)" : "\(change.oldValue) -> \(change.newValue)"
-                Console.shared.say("  \(change.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(values)")
+                Console.shared.say("  \(change.name.padded(to: 20)) \(values)")
             }
         }
 
@@ -257,7 +262,7 @@ extension FateUpgrade {
             }
             Console.shared.say("\(script.path), lines \(block.lines.lowerBound)–\(block.lines.upperBound), \(framing):")
             for value in values {
-                Console.shared.say("  \(value.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(value.value)")
+                Console.shared.say("  \(value.name.padded(to: 20)) \(value.value)")
             }
             if block.hasCRLF {
                 Console.shared.say("line endings: CR LF (Windows); `fate-upgrade pack` writes them as LF")

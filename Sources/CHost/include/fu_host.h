@@ -50,6 +50,9 @@ void fu_signals_remove_pending(int slot);
 /// Turns echo off on a terminal, remembering how to turn it back on, also from the handler.
 int fu_terminal_silence(int fd);
 void fu_terminal_restore(void);
+/// The commit the binary was built from (scripts/release passes -DFATE_UPGRADE_COMMIT), or NULL.
+const char *fu_build_commit(void);
+
 /// Core dumps would hold DB_PASS and the ZooKeeper password: none for this process.
 void fu_disable_core_dumps(void);
 

@@ -1,0 +1,75 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+
+/// Path arithmetic on strings, as the shell does it, and the few facts about the user and the
+/// clock the tool needs — without the C library's NSS lookups or ICU, which a static binary on
+/// any FATE host cannot count on.
+public enum Path {
+    /// `dirname`: "a/b" → "a", "/a" → "/", "a" → "".
+    public static func parent(_ path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        if slash == trimmed.startIndex { return "/" }
+        return String(trimmed[..<slash])
+    }
+
+    /// `basename`.
+    public static func name(_ path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
+        return String(trimmed[trimmed.index(after: slash)...])
+    }
+
+    /// HOME, else the home folder /etc/passwd gives the running user, else "/".
+    public static var home: String {
+        if let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty { return home }
+        return UserDatabase.home(ofUser: geteuid()) ?? "/"
+    }
+}
+
+public enum Clock {
+    /// `YYYYmmddHHMMSS` (strftime pattern `format`) of now in local time, as FATE's scripts name backups.
+    public static func local(_ format: String = "%Y%m%d%H%M%S", _ date: Date = Date()) -> String {
+        var seconds = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        return strftime(format, &parts)
+    }
+
+    /// ISO 8601 in UTC, for journals.
+    public static func iso(_ date: Date = Date()) -> String {
+        var seconds = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return strftime("%Y-%m-%dT%H:%M:%SZ", &parts)
+    }
+
+    private static func strftime(_ format: String, _ parts: inout tm) -> String {
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = Glibc.strftime(&buffer, buffer.count, format, &parts)
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// `timestamp()` of the journal ids and backup names: `YYYYmmddHHMMSS`, local time.
+public func timestamp() -> String { Clock.local() }
+public func isoNow() -> String { Clock.iso() }
+
+extension String {
+    /// Padded with spaces to `width` characters (never cut), for columns.
+    public func padded(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}
+
+/// Bytes as MiB with one decimal, e.g. "12.3 MiB".
+public func mebibytes(_ bytes: Int64) -> String {
+    let tenths = (bytes * 10 + 524_288) / 1_048_576
+    return "\(tenths / 10).\(tenths % 10) MiB"
+}
