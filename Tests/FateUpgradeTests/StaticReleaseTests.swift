@@ -157,3 +157,28 @@ import Testing
         }
     }
 }
+
+/// The release binary doing a whole upgrade and rollback on a sandbox host under the Linux 3.10 filter: its
+/// children are started with fork/exec, descriptors closed without close_range, ended with waitpid.
+@Suite(.serialized) struct StaticReleaseOnOldKernelTests {
+    @Test func aWholeUpgradeAndRollbackRunUnderTheLinux310Filter() throws {
+        let binary = try StaticReleaseTests.binary
+        let scenario = try ApplyRollbackTests.Scenario(.allinone)
+        defer { scenario.remove() }
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        let tablesBefore = try scenario.tables()
+        let oldKernel = ["/usr/bin/python3", Support.fixtures.appendingPathComponent("old_kernel.py").path, binary]
+        let applied = try Support.run(oldKernel[0], Array(oldKernel.dropFirst()) + ["apply", scenario.package.path, "--component", "all"],
+                                      environment: scenario.environment, timeout: .seconds(120))
+        #expect(applied.status == 0, "\(applied.output)")
+        #expect(applied.stdout.contains("INFO: Upgrading process finished."))
+        #expect(applied.stdout.contains("restarted fate_flow so that it reads the migrated settings"))
+        #expect(scenario.sandbox.isFateFlowRunning())
+        let rolledBack = try Support.run(oldKernel[0], Array(oldKernel.dropFirst()) + ["rollback", "--fate-root", scenario.root],
+                                         environment: scenario.environment, timeout: .seconds(120))
+        #expect(rolledBack.status == 0, "\(rolledBack.output)")
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(scenario.sandbox.isFateFlowRunning())
+    }
+}
