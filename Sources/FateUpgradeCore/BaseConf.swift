@@ -16,14 +16,22 @@ public struct RegistrySettings: Hashable, Sendable {
     }
 
     /// Checks that each host is `host:port` with a port from 1 to 65535.
+    /// kazoo's default port, which it adds to a host given without one.
+    public static let defaultPort = 2181
+
+    /// `host` as kazoo reads it: with the default port when it has none (`zk1` → `zk1:2181`).
+    public static func withPort(_ host: String) -> String {
+        host.contains(":") ? host : "\(host):\(defaultPort)"
+    }
+
     public static func validHosts(_ hosts: [String]) -> String? {
         if hosts.isEmpty { return "no ZooKeeper hosts" }
-        for host in hosts {
+        for host in hosts.map(withPort) {
             guard let colon = host.lastIndex(of: ":"), colon != host.startIndex else {
-                return "'\(host)' is not in host:port form"
+                return "'\(host)' is not in host[:port] form"
             }
             let name = host[..<colon]
-            guard !name.contains(where: { $0 == " " || $0 == "," || $0 == "/" }) else { return "'\(host)' is not in host:port form" }
+            guard !name.contains(where: { $0 == " " || $0 == "," || $0 == "/" }) else { return "'\(host)' is not in host[:port] form" }
             guard let port = Int(host[host.index(after: colon)...]), (1...65535).contains(port) else {
                 return "'\(host)': the port must be a number from 1 to 65535"
             }
@@ -60,6 +68,15 @@ public struct BaseConf: Sendable {
         public var user: Found<String>?
         public var password: Found<String>?
         public var hasZooKeeper = false
+
+        /// The values alone, without their lines, for comparing two files.
+        public var registry: [String] {
+            [useRegistry.map { "\($0.value)" } ?? "-", hosts.map { $0.value.joined(separator: ",") } ?? "-",
+             useACL.map { "\($0.value)" } ?? "-", user?.value ?? "-", password?.value ?? "-"]
+        }
+
+        /// FATE 1.4.4's own base_conf.yaml: `use_registry: false`, zookeeper 127.0.0.1:2281, fate/fate.
+        public static let release144Defaults = ["false", "127.0.0.1:2281", "true", "fate", "fate"]
     }
 
     public let document: YAMLDocument
@@ -227,8 +244,9 @@ public struct BaseConf: Sendable {
            case .scalar(let text, _, _, let start, let end) = password, !text.isEmpty {
             bytes.replaceSubrange(document.byteOffset(start)..<document.byteOffset(end), with: Array(mask.utf8))
         }
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+        // Split on the byte: as Swift Characters, "\r\n" is one, which "\n" never matches.
+        return bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+            .map { String(decoding: $0.last == 0x0D ? $0.dropLast() : $0, as: UTF8.self) }
     }
 
     private enum Wanted {
@@ -395,7 +413,7 @@ public struct BaseConf: Sendable {
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
+    public func trimmingWhitespace() -> String {
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
               let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }

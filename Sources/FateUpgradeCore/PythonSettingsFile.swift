@@ -32,8 +32,12 @@ public struct PythonSettingsFile: Sendable {
     public let file: String
     public let moduleAssignments: [PythonAssignment]
     public let classAssignments: [String: [PythonAssignment]]
+    /// Assignments under `if`, `for`, `while`, `with` or `try` at module level (key "") or directly
+    /// in a class body (key: the class): they may or may not run, so a name assigned there and
+    /// elsewhere has no value that can be known without running the file.
+    public let conditionalAssignments: [String: [PythonAssignment]]
 
-    enum Scope: Equatable { case module, classBody(String), other }
+    enum Scope: Equatable { case module, classBody(String), conditional(owner: String), other }
 
     public init(parsing bytes: [UInt8], file: String) throws(InputError) {
         self.file = file
@@ -43,6 +47,7 @@ public struct PythonSettingsFile: Sendable {
 
         var module: [PythonAssignment] = []
         var classes: [String: [PythonAssignment]] = [:]
+        var conditional: [String: [PythonAssignment]] = [:]
         var blocks: [(indent: Int, scope: Scope)] = [(0, .module)]
         var opened: Scope? = nil
         for line in lines {
@@ -58,15 +63,42 @@ public struct PythonSettingsFile: Sendable {
                 opened = PythonSettingsFile.bodyScope(of: line.tokens, in: scope)
                 continue
             }
+            // A one-line body (`if x: Y = 1`) runs, or not, as a block does.
+            if let header = PythonSettingsFile.oneLineBody(line.tokens),
+               case .conditional(let owner) = PythonSettingsFile.bodyScope(of: Array(line.tokens[..<header]), in: scope) {
+                conditional[owner, default: []] += PythonSettingsFile.assignments(in: Array(line.tokens[(header + 1)...]), text: text)
+                continue
+            }
             let found = PythonSettingsFile.assignments(in: line.tokens, text: text)
             switch scope {
             case .module: module += found
             case .classBody(let name): classes[name, default: []] += found
+            case .conditional(let owner): conditional[owner, default: []] += found
             case .other: break
             }
         }
         self.moduleAssignments = module
         self.classAssignments = classes
+        self.conditionalAssignments = conditional
+    }
+
+    /// Every assignment of a module-level name, conditional ones included, in line order.
+    public func everyModuleAssignment(_ name: String) -> [PythonAssignment] {
+        (moduleAssignments + (conditionalAssignments[""] ?? [])).filter { $0.name == name }.sorted { $0.line < $1.line }
+    }
+
+    /// Every assignment of a name in a class body, conditional ones included, in line order.
+    public func everyClassAssignment(_ className: String, _ name: String) -> [PythonAssignment] {
+        ((classAssignments[className] ?? []) + (conditionalAssignments[className] ?? []))
+            .filter { $0.name == name }.sorted { $0.line < $1.line }
+    }
+
+    /// The index of the `:` ending a compound statement's header when a body follows on the same line.
+    static func oneLineBody(_ tokens: [PythonToken]) -> Int? {
+        guard let first = tokens.first, first.kind == .name, compoundKeywords.contains(first.text),
+              first.text != "def", first.text != "class" else { return nil }
+        guard let colon = depthZero(tokens[...], ":").first, colon + 1 < tokens.count else { return nil }
+        return colon
     }
 
     /// The value the module ends up with: the last module-level assignment of the name.
@@ -121,9 +153,24 @@ public struct PythonSettingsFile: Sendable {
     /// The scope of the block a header line opens: a class body keeps counting only when the
     /// class itself is defined unconditionally.
     static func bodyScope(of tokens: [PythonToken], in scope: Scope) -> Scope {
-        guard scope != .other, tokens.count > 2, tokens[0].isName("class"), tokens[1].kind == .name else { return .other }
-        if case .classBody(let outer) = scope { return .classBody(outer + "." + tokens[1].text) }
-        return .classBody(tokens[1].text)
+        guard scope != .other, let first = tokens.first else { return .other }
+        if tokens.count > 2, first.isName("class"), tokens[1].kind == .name {
+            switch scope {
+            case .module: return .classBody(tokens[1].text)
+            case .classBody(let outer): return .classBody(outer + "." + tokens[1].text)
+            default: return .other
+            }
+        }
+        // `if`, `for`, `while`, `with`, `try` and their clauses: what they hold may run.
+        let conditional: Set<String> = ["if", "elif", "else", "for", "while", "with", "try", "except", "finally", "async"]
+        guard first.kind == .name, conditional.contains(first.text),
+              !(first.text == "async" && tokens.count > 1 && tokens[1].isName("def")) else { return .other }
+        switch scope {
+        case .module: return .conditional(owner: "")
+        case .classBody(let name): return .conditional(owner: name)
+        case .conditional(let owner): return .conditional(owner: owner)
+        case .other: return .other
+        }
     }
 
     static func assignments(in tokens: [PythonToken], text: [UInt8]) -> [PythonAssignment] {

@@ -79,10 +79,17 @@ public struct RegistryMigration: Sendable {
             decide("zookeeper.\(key)", show(found.value), "from \(found.origin)")
             return found.value
         }
-        let hosts = try value("hosts", overrides.hosts, source.hosts) { $0.joined(separator: ", ") }
-        if let problem = RegistrySettings.validHosts(hosts) {
+        let given = try value("hosts", overrides.hosts, source.hosts) { $0.joined(separator: ", ") }
+        if let problem = RegistrySettings.validHosts(given) {
             if overrides.hosts != nil { throw InputError(SourceLocation(file: "--zk-hosts"), problem) }
-            throw InputError((try? source.hosts.get())??.location ?? SourceLocation(file: source.place), "zookeeper hosts: \(problem)")
+            throw InputError((try? source.hosts.get())??.location ?? SourceLocation(file: source.place),
+                             "zookeeper hosts: \(problem); give them with --zk-hosts")
+        }
+        // As kazoo reads them: a host without a port is on 2181 (FATE 1.4.0 ran with such lists).
+        let hosts = given.map(RegistrySettings.withPort)
+        if hosts != given, let index = decisions.lastIndex(where: { $0.key == "zookeeper.hosts" }) {
+            decisions[index].shown = hosts.joined(separator: ", ")
+            decisions[index].reason += "; port \(RegistrySettings.defaultPort) added where none was given, as kazoo does"
         }
         let useACL = try value("use_acl", overrides.useACL, source.useACL) { YAMLScalar.bool($0) }
         let user = try value("user", overrides.user, source.user) { $0 }
@@ -125,10 +132,10 @@ public struct RegistryMigration: Sendable {
             source.password = sourced(current.password, "zookeeper.password")
         case .pythonSource(let settings, let utils):
             source.place = settings.file
-            source.useRegistry = literal(settings.moduleValue("USE_CONFIGURATION_CENTER"), in: settings, flag: "--use-registry") {
+            source.useRegistry = literal(settings.everyModuleAssignment("USE_CONFIGURATION_CENTER"), in: settings, flag: "--use-registry") {
                 if case .bool(let value) = $0 { value } else { nil }
             }
-            source.hosts = literal(settings.moduleValue("ZOOKEEPER_HOSTS"), in: settings, flag: "--zk-hosts") { value -> [String]? in
+            source.hosts = literal(settings.everyModuleAssignment("ZOOKEEPER_HOSTS"), in: settings, flag: "--zk-hosts") { value -> [String]? in
                 switch value {
                 case .string(let text): return RegistrySettings.splitHosts(text)
                 case .list(let items), .tuple(let items):
@@ -138,7 +145,7 @@ public struct RegistryMigration: Sendable {
                 default: return nil
                 }
             }
-            let center = { (name: String) in utils.classValue("CenterConfig", name) }
+            let center = { (name: String) in utils.everyClassAssignment("CenterConfig", name) }
             source.useACL = literal(center("USE_ACL"), in: utils, flag: "--zk-use-acl") {
                 if case .bool(let value) = $0 { value } else { nil }
             }
@@ -154,10 +161,16 @@ public struct RegistryMigration: Sendable {
 
     /// A Python assignment's value, which must be a literal of the expected type; the error is
     /// kept, to be raised only if the value is needed.
-    static func literal<T>(_ assignment: PythonAssignment?, in file: PythonSettingsFile, flag: String,
+    static func literal<T>(_ assignments: [PythonAssignment], in file: PythonSettingsFile, flag: String,
                            _ convert: (PythonValue) -> T?) -> Result<Sourced<T>?, InputError> {
-        guard let assignment else { return .success(nil) }
+        guard let assignment = assignments.last else { return .success(nil) }
         let location = SourceLocation(file: file.file, line: assignment.line)
+        // Assigned twice (a reassignment under `if os.environ…`, in a `try`, or again at module
+        // level): which value FATE ends up with depends on how it runs.
+        if assignments.count > 1 {
+            let places = assignments.map { "\(file.file):\($0.line)" }.joined(separator: " and ")
+            return .failure(InputError(location, "\(assignment.name) is assigned more than once (\(places)); which value FATE uses depends on how it runs, so give the value with \(flag)"))
+        }
         // The password's text is never shown, not even when it is an expression.
         let shown = flag == "--zk-password-stdin" ? "\(assignment.name) (hidden)" : "\(assignment.name) = \(assignment.source)"
         guard let value = assignment.value else {

@@ -172,9 +172,23 @@ public struct ParameterPlan: Sendable {
     public let changes: [Change]
 
     /// Checks every setting against the block, reporting all problems at once.
-    public init(block: ShellParameterBlock, settings: [ParameterSetting]) throws(ParameterProblems) {
+    /// - Parameter keep: parameters whose value in the package stays as it is on purpose. A secret
+    ///   (DB_PASS) must be given or kept: forgetting it would ship the script's own default
+    ///   (`fate_dev` in FATE's), which fails on the target or, worse, works.
+    public init(block: ShellParameterBlock, settings: [ParameterSetting], keep: Set<String> = [],
+                secretsMustBeGiven: Bool = false) throws(ParameterProblems) {
         self.block = block
         var problems: [ParameterProblem] = []
+        for name in keep where !block.names.contains(name) {
+            problems.append(ParameterProblem(name: name, origin: "--keep", message: "unknown parameter; \(block.file) defines \(block.names.joined(separator: ", "))"))
+        }
+        if secretsMustBeGiven {
+            for assignment in block.assignments where ParameterKind.of(name: assignment.name, current: assignment.word).isSecret
+                && !keep.contains(assignment.name) && !settings.contains(where: { $0.name == assignment.name }) {
+                problems.append(ParameterProblem(name: assignment.name, origin: nil,
+                    message: "not given, so the package's own value would stay (FATE's scripts ship fate_dev); give it with --db-pass-stdin, --db-pass-file or FATE_DB_PASS, or keep the package's value with --keep \(assignment.name)"))
+            }
+        }
         var requested: [String: ParameterSetting] = [:]
         let known = block.names
         for setting in settings {
@@ -223,6 +237,8 @@ public struct ParameterPlan: Sendable {
                 }
             }
             let newText = word.shellText
+            // The value it already has: the line stays as it is, quoting and all, and is no change.
+            if setting.value == oldValue && !(kind.isSecret && assignment.word.literalValue == nil) { continue }
             if newText != assignment.rawValue {
                 changes.append(Change(name: assignment.name, kind: kind, line: assignment.line,
                                       oldText: assignment.rawValue, newText: newText,

@@ -188,7 +188,12 @@ enum YAMLEventReader {
         defer { input.deallocate() }
         _ = input.initialize(from: bytes)
         yaml_parser_set_input_string(parser, input.baseAddress, bytes.count)
-        yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
+        // libyaml detects the encoding itself, skipping a UTF-8 byte order mark (Windows editors add
+        // one; PyYAML reads such files). Setting UTF-8 by hand would turn that detection off. The
+        // marks are mapped to UTF-8 byte offsets, so UTF-16 is refused rather than misread.
+        if bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE, 0xFF]) {
+            throw InputError(SourceLocation(file: file, line: 1), "UTF-16 text; save it as UTF-8")
+        }
 
         var events: [YAMLEvent] = []
         var event = yaml_event_t()

@@ -52,8 +52,10 @@ public enum YAMLScalar {
     /// Plain when that is unambiguous, else in the `preferred` quoting (single quotes unless
     /// the text needs escapes). Inside flow collections `:` and `,` always get quotes.
     public static func string(_ value: String, preferred: YAMLScalarStyle = .plain, flow: Bool = false) -> String {
+        // Non-ASCII too: FATE's Python 3.6 reads base_conf.yaml in the locale's encoding, which is
+        // ASCII under supervisord or systemd without LANG; escapes keep the file ASCII.
         let needsEscapes = value.unicodeScalars.contains {
-            $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "\u{2028}" || $0 == "\u{2029}" || $0 == "\u{FEFF}"
+            $0.value < 0x20 || $0.value >= 0x7F || $0 == "\u{2028}" || $0 == "\u{2029}" || $0 == "\u{FEFF}"
         }
         if needsEscapes || preferred == .doubleQuoted { return doubleQuoted(value) }
         let plain = preferred == .plain && (try? plainSafe.wholeMatch(in: value)) != nil
@@ -75,7 +77,9 @@ public enum YAMLScalar {
             default:
                 if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
                     out += "\\x" + hex(scalar.value, width: 2)
-                } else if scalar == "\u{2028}" || scalar == "\u{2029}" || scalar == "\u{FEFF}" {
+                } else if scalar.value > 0xFFFF {
+                    out += "\\U" + hex(scalar.value, width: 8)
+                } else if scalar.value > 0x7F {
                     out += "\\u" + hex(scalar.value, width: 4)
                 } else {
                     out.unicodeScalars.append(scalar)

@@ -144,12 +144,22 @@ public struct ApplyOperation {
         scriptPath = "\(workdir)/\(contents.script.path)"
         let block = try ShellParameterBlock(parsing: contents.script.bytes, file: "\(options.package):\(contents.script.path)")
         let environment = ProcessInfo.processInfo.environment
-        parameters = ScriptParameters(values: block.evaluated(home: Path.home, environment: environment))
+        var values = block.evaluated(home: Path.home, environment: environment)
+        // What the script derives after its block (1.5.x: PYTHON_PACKAGE_PATH=$SCRIPT_PATH/python.tar.gz).
+        let derivedValues = block.derivedValues(home: Path.home, scriptFolder: Path.parent(scriptPath), values: values)
+        var derived: [String: ShellParameterBlock.DerivedValue] = [:]
+        for item in derivedValues where !block.names.contains(item.name) && ScriptParameters.CodingKeys(rawValue: item.name) != nil {
+            derived[item.name] = item
+            if let value = item.value { values[item.name] = value }
+        }
+        parameters = ScriptParameters(values: values)
         interpreter = ScriptInterpreter.choose(forScript: contents.script.bytes)
         id = "\(timestamp())-\(options.component.rawValue)"
 
         var check = Preflight(component: options.component, parameters: parameters, workdir: workdir, contents: contents,
                               interpreter: interpreter, allowRoot: options.allowRoot)
+        check.blockNames = block.names
+        check.derived = derived
         check.run()
         var problems = check.problems
         var done: [UpgradeJournal] = []

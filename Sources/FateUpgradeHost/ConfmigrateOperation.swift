@@ -43,11 +43,13 @@ public struct ConfmigrateOperation {
         public var previousKeptAs: String?
         public var settings: [Setting]
         public var diff: String
+        /// What was done beyond the settings (a link written through, a BOM removed, escapes) and backups skipped.
+        public var notes: [String] = []
         /// Lines for a terminal (not in the JSON).
         public var summary: [String] = []
 
         enum CodingKeys: String, CodingKey {
-            case backup, backupsFound, ignored, layout, baseConf, changed, dryRun, previousKeptAs, settings, diff
+            case backup, backupsFound, ignored, layout, baseConf, changed, dryRun, previousKeptAs, settings, diff, notes
         }
     }
 
@@ -55,50 +57,109 @@ public struct ConfmigrateOperation {
     public init(_ options: Options) { self.options = options }
 
     public func run() throws -> Report {
-        let target = options.baseConf ?? "\(options.fateRoot)/python/arch/conf/base_conf.yaml"
+        let given = options.baseConf ?? "\(options.fateRoot)/python/arch/conf/base_conf.yaml"
+        var notes: [String] = []
+        // A symlinked base_conf.yaml (config kept in a managed folder): the file it points to is
+        // what fate_flow reads, so that is what is updated; the link stays.
+        let target = try Self.writeTarget(of: given)
+        if target != given {
+            notes.append("\(given) is a symbolic link to \(target): that file is updated, the link stays")
+        }
         let original = try FileSystem.read(target)
-        let conf = try BaseConf(parsing: original, file: target)
+        let conf = try BaseConf(parsing: original, file: given)
 
         let search = try BackupSearch(explicit: options.backup, places: [options.fateRoot, Self.expandHome(options.upgradePackage)])
-        let layout: BackupLayout?
-        if let chosen = search.chosen {
-            layout = try Self.layout(of: chosen.path)
-        } else if options.overrides.isComplete {
-            layout = nil
-        } else {
+        var layout: BackupLayout? = nil
+        var chosen: BackupSearch.Backup? = nil
+        var skipped: [String] = []
+        let current = try conf.current()
+        for candidate in search.candidates {
+            let candidateLayout = try Self.layout(of: candidate.path)
+            // A backup holding the new release's settings is a 1.4.4 tree (the upgrade ran twice):
+            // carrying its values over would carry the defaults over, not the host's settings.
+            if !search.isExplicit, case .baseConf(let backupConf) = candidateLayout,
+               let why = Self.newReleaseSettings(try backupConf.current(), target: current) {
+                skipped.append("skipped \(candidate.path): \(why) (an upgrade run twice?); an older backup is used, or give one with --backup")
+                continue
+            }
+            layout = candidateLayout
+            chosen = candidate
+            break
+        }
+        if chosen == nil && !options.overrides.isComplete {
+            if let first = skipped.first {
+                throw InputError(SourceLocation(file: search.candidates.first?.path ?? given),
+                                 "\(first.replacing("; an older backup is used, or give one with --backup", with: "")); no older backup was found: give the one holding the real settings with --backup, or every value with --zk-hosts, --zk-use-acl, --zk-user and --zk-password-stdin")
+            }
             throw InputError(SourceLocation(file: search.places.joined(separator: ", ")),
                              "no python_YYYYmmddHHMMSS backup found there; give one with --backup, or every value with --zk-hosts, --zk-use-acl, --zk-user and --zk-password-stdin")
         }
         let migration = try RegistryMigration(layout: layout, overrides: options.overrides)
-        let updated = try conf.applying(migration.settings)
+        var updated = try conf.applying(migration.settings)
+        // FATE 1.4.4's Python 3.6 reads the file with a plain open(), in the locale's encoding: ASCII
+        // under supervisord or systemd without LANG. A byte order mark stops it from starting.
+        if updated.starts(with: [0xEF, 0xBB, 0xBF]) {
+            updated.removeFirst(3)
+            notes.append("removed the UTF-8 byte order mark at the start of \(given): FATE's Python 3.6 cannot read it without a UTF-8 locale")
+        }
+        let written = [("zookeeper.user", migration.settings.user), ("zookeeper.password", migration.settings.password)]
+            + migration.settings.hosts.map { ("zookeeper.hosts", $0) }
+        for (key, value) in written where value.unicodeScalars.contains(where: { !$0.isASCII }) && !notes.contains(where: { $0.hasPrefix(key + " ") }) {
+            notes.append("\(key) has non-ASCII characters: written as \\u escapes in double quotes, which YAML reads back as the same text, so that the file stays ASCII for FATE's Python 3.6")
+        }
+        if let line = updated.split(separator: 0x0A, omittingEmptySubsequences: false).firstIndex(where: { $0.contains { $0 >= 0x80 } }) {
+            notes.append("warning: line \(line + 1) of \(given) has non-ASCII text; FATE 1.4.4 fails to start on it unless fate_flow runs with a UTF-8 locale (LANG=en_US.UTF-8)")
+        }
 
         let oldPassword = try? conf.current().password?.value
-        let masked = try BaseConf(parsing: updated, file: target)
+        let masked = try BaseConf(parsing: updated, file: given)
             .maskedLines(mask: oldPassword == migration.settings.password ? "********" : "********(changed)")
         let diff = UnifiedDiff.make(old: conf.maskedLines(), new: masked, oldLabel: "a/base_conf.yaml", newLabel: "b/base_conf.yaml")
 
         var savedAs: String? = nil
         if updated != original && !options.dryRun {
-            savedAs = try Self.replace(target, with: updated)
+            savedAs = try Self.replace(target, keepingBackupBeside: given, with: updated, original: original)
         }
-        var report = Report(backup: search.chosen?.path, backupsFound: search.found.map(\.path), ignored: search.ignored,
-                            layout: layout?.description, baseConf: target, changed: updated != original, dryRun: options.dryRun,
+        var report = Report(backup: chosen?.path, backupsFound: search.found.map(\.path), ignored: search.ignored,
+                            layout: layout?.description, baseConf: given, changed: updated != original, dryRun: options.dryRun,
                             previousKeptAs: savedAs,
-                            settings: migration.decisions.map { .init(key: $0.key, value: $0.shown, reason: $0.reason) }, diff: diff)
-        var lines = [search.summary]
+                            settings: migration.decisions.map { .init(key: $0.key, value: $0.shown, reason: $0.reason) }, diff: diff,
+                            notes: skipped + notes)
+        var lines = [search.summary(chosen: chosen)]
+        lines += skipped
         if let layout { lines.append("layout: \(layout.description)") }
         for decision in migration.decisions {
             lines.append("\(decision.key.padded(to: 20)) \(decision.shown)  (\(decision.reason))")
         }
+        lines += notes
         if updated == original {
-            lines.append("\(target) already holds these settings; nothing changed")
+            lines.append("\(given) already holds these settings; nothing changed")
         } else if options.dryRun {
-            lines.append(diff + "dry run: \(target) not changed")
+            lines.append(diff + "dry run: \(given) not changed")
         } else {
-            lines.append("updated \(target); the previous version is kept as \(savedAs ?? "?")")
+            lines.append("updated \(target == given ? given : target); the previous version is kept as \(savedAs ?? "?")")
         }
         report.summary = lines
         return report
+    }
+
+    /// Why a backup's registry settings look like the new release's, or nil.
+    static func newReleaseSettings(_ backup: BaseConf.Current, target: BaseConf.Current) -> String? {
+        if backup.registry == target.registry { return "its registry settings are those of the new base_conf.yaml" }
+        if backup.registry == BaseConf.Current.release144Defaults { return "its registry settings are FATE 1.4.4's defaults" }
+        return nil
+    }
+
+    /// The regular file behind `path`: itself, or what its symlinks lead to.
+    static func writeTarget(of path: String) throws -> String {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw InputError(SourceLocation(file: path), "no such file") }
+        guard info.st_mode & S_IFMT == S_IFLNK else { return path }
+        guard let resolved = realpath(path, nil) else {
+            throw InputError(SourceLocation(file: path), "a symbolic link that leads nowhere (\(Errno.text()))")
+        }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     public static func expandHome(_ path: String) -> String {
@@ -131,9 +192,11 @@ public struct ConfmigrateOperation {
                          "holds neither fate_flow/utils/setting_utils.py (FATE 1.4.0/1.4.1) nor zookeeper settings in arch/conf/base_conf.yaml (1.4.2/1.4.3)")
     }
 
-    /// Atomically replaces `path`, keeping its mode and owner, and keeps the old file as
-    /// `path.bak.<timestamp>` (a hard link to the old contents). Returns that name.
-    public static func replace(_ path: String, with bytes: [UInt8]) throws -> String {
+    /// Atomically replaces `path`, keeping its mode and owner, and keeps the old contents as
+    /// `<backupBeside>.bak.<timestamp>`: a hard link to the old file when the two are the same
+    /// path, else (a symlinked base_conf.yaml) a real copy beside the link. Returns that name.
+    public static func replace(_ path: String, keepingBackupBeside backupBeside: String? = nil, with bytes: [UInt8],
+                               original: [UInt8]) throws -> String {
         var status = stat()
         guard stat(path, &status) == 0 else { throw PackageWriteError(path, Errno.text()) }
         let file = try AtomicOutputFile(path: path, overwrite: true, mode: status.st_mode & 0o7777,
@@ -141,13 +204,21 @@ public struct ConfmigrateOperation {
         defer { file.discard() }
         try file.write(bytes)
 
+        let beside = backupBeside ?? path
         let stamp = timestamp()
-        var backup = "\(path).bak.\(stamp)"
+        var backup = "\(beside).bak.\(stamp)"
         var attempt = 1
-        while link(path, backup) != 0 {
-            guard errno == EEXIST else { throw PackageWriteError(backup, Errno.text()) }
-            backup = "\(path).bak.\(stamp).\(attempt)"
+        func taken(_ name: String) -> Bool { FileSystem.exists(name) }
+        while taken(backup) {
+            backup = "\(beside).bak.\(stamp).\(attempt)"
             attempt += 1
+        }
+        if beside == path {
+            guard link(path, backup) == 0 else { throw PackageWriteError(backup, Errno.text()) }
+        } else {
+            let copy = try AtomicOutputFile(path: backup, overwrite: false, mode: status.st_mode & 0o7777)
+            try copy.write(original)
+            try copy.commit(overwrite: false)
         }
         do {
             try file.commit(overwrite: true)
@@ -169,8 +240,9 @@ public struct BackupSearch {
     public let places: [String]
     public private(set) var found: [Backup] = []
     public private(set) var ignored: [String] = []
-    public let chosen: Backup?
-    private let explicit: Bool
+    /// The ones to try, in order: the one given with --backup, else every one found, newest first.
+    public let candidates: [Backup]
+    public let isExplicit: Bool
 
     public init(explicit: String?, places: [String]) throws {
         self.places = places
@@ -190,22 +262,21 @@ public struct BackupSearch {
             guard FileSystem.isDirectory(explicit) else {
                 throw InputError(SourceLocation(file: explicit), "no such backup folder (--backup)")
             }
-            let name = Path.name(explicit)
-            chosen = Backup(path: explicit, timestamp: PythonBackupName.timestamp(of: name) ?? "")
-            self.explicit = true
+            candidates = [Backup(path: explicit, timestamp: PythonBackupName.timestamp(of: Path.name(explicit)) ?? "")]
+            isExplicit = true
         } else {
-            chosen = found.first
-            self.explicit = false
+            candidates = found
+            isExplicit = false
         }
     }
 
-    public var summary: String {
+    public func summary(chosen: Backup?) -> String {
         var lines: [String] = []
         if let chosen {
-            let how = explicit ? "given with --backup" : "the newest of \(found.count) found"
+            let how = isExplicit ? "given with --backup" : chosen.path == found.first?.path ? "the newest of \(found.count) found" : "of \(found.count) found"
             lines.append("backup: \(chosen.path) (\(how))")
             for other in found where other.path != chosen.path {
-                lines.append("  also found: \(other.path)\(explicit && other.timestamp > chosen.timestamp ? " (newer than the one given)" : "")")
+                lines.append("  also found: \(other.path)\(isExplicit && other.timestamp > chosen.timestamp ? " (newer than the one given)" : "")")
             }
         } else {
             lines.append("backup: none used (every value given by hand)")

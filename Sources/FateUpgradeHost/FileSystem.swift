@@ -276,3 +276,38 @@ public func hostName() -> String {
     return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
 }
 
+
+/// A package read from standard input (`pack -`), kept in a private temporary file while it is used,
+/// since a package is read more than once; removed when done, or when a signal ends the run.
+public final class StandardInputSpool {
+    public let path: String
+    private let pending: Signals.PendingFile
+
+    public init() throws {
+        guard isatty(STDIN_FILENO) == 0 else {
+            throw InputError(SourceLocation(file: "standard input"), "is a terminal; pipe the package in (… | fate-upgrade pack - …) or give its file name")
+        }
+        let folder = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array("\(folder)/.fate-upgrade-stdin-XXXXXX".utf8CString)
+        let descriptor = makeTemporaryFile(&template)
+        guard descriptor >= 0 else { throw HostError("cannot make a temporary file in \(folder): \(Errno.text())") }
+        path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        pending = Signals.PendingFile(path: path)
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { throw InputError(SourceLocation(file: "standard input"), "cannot read it: \(Errno.text())") }
+            if count == 0 { break }
+            do { try FileDescriptorWriter.writeAll(Array(buffer[0..<count]), to: descriptor, path: path) } catch {
+                throw HostError("cannot keep the package from standard input in \(folder): \(error.reason)")
+            }
+        }
+    }
+
+    deinit {
+        unlink(path)
+        pending.forget()
+    }
+}

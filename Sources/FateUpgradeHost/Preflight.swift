@@ -16,6 +16,9 @@ public struct Preflight {
     public var contents: UpgradePackage.Contents
     public var interpreter: ScriptInterpreter
     public var allowRoot: Bool
+    /// The names the script's parameter block sets; others (1.5.x's PYTHON_PACKAGE_PATH) are derived by the script.
+    public var blockNames: [String] = ScriptParameters.CodingKeys.allCases.map(\.rawValue)
+    public var derived: [String: ShellParameterBlock.DerivedValue] = [:]
     public private(set) var passed: [String] = []
     public private(set) var problems: [String] = []
     public private(set) var warnings: [String] = []
@@ -125,6 +128,15 @@ public struct Preflight {
             if let free = FileSystem.freeBytes(at: p.fateRoot), free < size * 4 {
                 problems.append("FATE_ROOT \(p.fateRoot) has \(free >> 20) MiB free; unpacking the python package needs about \((size * 4) >> 20) MiB")
             }
+        } else if !blockNames.contains("PYTHON_PACKAGE_PATH"), let derivation = derived["PYTHON_PACKAGE_PATH"] {
+            // Derived by the script (FATE 1.5.x): not a parameter, so no flag of pack can set it.
+            if derivation.value == nil {
+                warnings.append("PYTHON_PACKAGE_PATH is set by the script itself (line \(derivation.line): \(derivation.source)) and cannot be known until it runs; not checked")
+            } else {
+                problems.append("PYTHON_PACKAGE_PATH is set by the script itself (line \(derivation.line): \(derivation.source)) to \(python), which is neither on disk nor in this package: the package is incomplete")
+            }
+        } else if !blockNames.contains("PYTHON_PACKAGE_PATH") {
+            problems.append("the script neither sets PYTHON_PACKAGE_PATH nor derives it; this is not a FATE 1.4.x/1.5.x upgrade script")
         } else {
             problems.append("PYTHON_PACKAGE_PATH \(python) does not exist and is not where this package unpacks (\(workdir)/…); set it with `fate-upgrade pack --set PYTHON_PACKAGE_PATH=…` or use --workdir")
         }

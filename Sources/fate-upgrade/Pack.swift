@@ -24,7 +24,11 @@ extension FateUpgrade {
                 (MYSQL_ROOT='$FATE_ROOT/common/mysql/mysql-8.0.13'), and $$ is a literal $.
 
                 DB_PASS can come from --db-pass-stdin, --db-pass-file or the FATE_DB_PASS environment variable, \
-                which keeps it out of shell history and ps.
+                which keeps it out of shell history and ps. It must be given: without it the package would keep \
+                the script's own value (fate_dev in FATE's); --keep DB_PASS says that is meant.
+
+                `-` as the input reads the package from standard input, `-o -` writes it to standard output \
+                (not to a terminal), and `--params -` reads the parameters from standard input.
                 """
         )
 
@@ -44,6 +48,10 @@ extension FateUpgrade {
 
         @OptionGroup var password: DatabasePasswordOptions
 
+        @Option(help: ArgumentHelp("Keep this parameter's value from the package on purpose (repeatable); DB_PASS must be given or kept.",
+                                   valueName: "NAME"))
+        var keep: [String] = []
+
         @Flag(help: "Replace the output file if it exists.")
         var force = false
 
@@ -61,8 +69,9 @@ extension FateUpgrade {
             }
             var seen: Set<String> = []
             for assignment in assignments {
+                // The text is not echoed: it is often a password.
                 guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
-                    throw ValidationError("--set expects NAME=VALUE, got '\(assignment.prefix { $0 != "=" })'")
+                    throw ValidationError("--set expects NAME=VALUE; one value has no NAME= before it (it is not shown here)")
                 }
                 let name = String(assignment[..<equals])
                 guard seen.insert(name).inserted else { throw ValidationError("--set \(name) is given twice") }
@@ -70,25 +79,44 @@ extension FateUpgrade {
             if seen.contains("DB_PASS"), let flag = password.flag {
                 throw ValidationError("DB_PASS is given by both --set and \(flag); use one")
             }
+            let readers = [input == "-" ? "the package (-)" : nil, parameterFile == "-" ? "--params -" : nil,
+                           password.dbPassStdin ? "--db-pass-stdin" : nil].compactMap { $0 }
+            if readers.count > 1 {
+                throw ValidationError("\(readers.joined(separator: " and ")) both read standard input; give one of them as a file")
+            }
+            if output == "-" && outputOptions.json {
+                throw ValidationError("-o - writes the package to standard output, where --json would go too; use one")
+            }
         }
 
         mutating func run() throws {
+            let console = Console.shared
+            // The package goes to stdout with -o -: every line of ours goes to stderr then.
+            if output == "-" {
+                guard isatty(STDOUT_FILENO) == 0 else {
+                    throw PackageWriteError("-", "standard output is a terminal; redirect it (> upgrade_package_new.tar.gz) or give -o FILE")
+                }
+                console.useJSON(true)
+            }
             let settings = try requestedSettings()
-            let package = try UpgradePackage(path: input)
-            try checkOutputPath(package)
+            let spooled = try input == "-" ? StandardInputSpool() : nil
+            let inputPath = spooled?.path ?? input
+            let package = try UpgradePackage(path: inputPath)
+            if output != "-" { try checkOutputPath(package) }
 
             // Read and check everything before the output is opened: a refused run writes nothing.
             let script = try package.readScript()
             let block = try ShellParameterBlock(parsing: script.bytes, file: "\(input):\(script.path)")
-            let plan = try ParameterPlan(block: block, settings: settings)
-            plan.warnings.forEach(Console.shared.warn)
+            let plan = try ParameterPlan(block: block, settings: settings, keep: Set(keep), secretsMustBeGiven: true)
+            plan.warnings.forEach(console.warn)
+            splittingWarnings(block: block, settings: settings, script: script.path).forEach(console.warn)
             if block.hasCRLF {
-                Console.shared.warn("\(script.path) has Windows (CR LF) line endings, which break it on the target ($'\\r': command not found); it is written with LF endings")
+                console.warn("\(script.path) has Windows (CR LF) line endings, which break it on the target ($'\\r': command not found); it is written with LF endings")
             }
 
             if dryRun {
-                if !force, FileManager.default.fileExists(atPath: output) {
-                    Console.shared.warn("\(output) exists; a real run needs --force to replace it")
+                if !force, output != "-", FileSystem.exists(output) {
+                    console.warn("\(output) exists; a real run needs --force to replace it")
                 }
                 let lines = plan.maskedBlockLines()
                 let diff = UnifiedDiff.make(old: lines.old, new: lines.new, oldLabel: "a/\(script.path)",
@@ -96,17 +124,17 @@ extension FateUpgrade {
                 if outputOptions.json {
                     try FateUpgrade.printJSON(PackReport(plan: plan, script: script.path, input: input, output: nil, summary: nil, diff: diff))
                 } else {
-                    Console.shared.say(diff.isEmpty ? "no parameter changes in \(script.path)" : String(diff.dropLast(diff.hasSuffix("\n") ? 1 : 0)))
+                    console.say(diff.isEmpty ? "no parameter changes in \(script.path)" : String(diff.dropLast(diff.hasSuffix("\n") ? 1 : 0)))
                 }
                 return
             }
 
             let rendered = plan.renderedScript()
-            let file = try AtomicOutputFile(path: output, overwrite: force, mode: 0o600)
-            defer { file.discard() }
+            let file = output == "-" ? nil : try AtomicOutputFile(path: output, overwrite: force, mode: 0o600)
+            defer { file?.discard() }
             let progress = ProgressMeter(total: package.inputSize, label: "packing")
             let summary = try package.rewrite(
-                to: file.fileDescriptor, outputPath: output, gzip: !output.hasSuffix(".tar"),
+                to: file?.fileDescriptor ?? STDOUT_FILENO, outputPath: output, gzip: !output.hasSuffix(".tar"),
                 compressionLevel: compressionLevel, progress: progress.update
             ) { found in
                 // The package must not have changed since it was checked.
@@ -116,20 +144,32 @@ extension FateUpgrade {
                 return rendered
             }
             progress.finish()
-            try file.commit(overwrite: force)
+            try file?.commit(overwrite: force)
 
             if outputOptions.json {
                 try FateUpgrade.printJSON(PackReport(plan: plan, script: script.path, input: input, output: output, summary: summary, diff: nil))
                 return
             }
-            let megabytes = mebibytes
-            Console.shared.say("wrote \(output): \(summary.entries) entries, \(megabytes(summary.bytesOut))")
+            console.say("wrote \(output == "-" ? "the package to standard output" : output): \(summary.entries) entries, \(mebibytes(summary.bytesOut))")
             if plan.changes.isEmpty {
-                Console.shared.say("no parameter changed in \(script.path)")
+                console.say("no parameter changed in \(script.path)")
             }
             for change in plan.changes {
                 let values = change.kind.isSecret ? "changed (hidden)" : "\(change.oldValue) -> \(change.newValue)"
-                Console.shared.say("  \(change.name.padded(to: 20)) \(values)")
+                console.say("  \(change.name.padded(to: 20)) \(values)")
+            }
+        }
+
+        /// FATE's scripts pass some parameters unquoted (`mysql -u$DB_USER -p$DB_PASS`): a value with a
+        /// blank or a glob character is then split or expanded by the script itself.
+        func splittingWarnings(block: ShellParameterBlock, settings: [ParameterSetting], script: String) -> [String] {
+            var problems: [String: String] = [:]
+            for setting in settings { problems[setting.name] = ShellSplitting.problem(setting.value) }
+            guard !problems.isEmpty else { return [] }
+            return block.unquotedUses(of: Set(problems.keys)).map { use in
+                let shown = ParameterKind.of(name: use.name, current: nil).isSecret
+                    ? "line \(use.line)" : "line \(use.line): \(use.text.trimmingWhitespace())"
+                return "\(use.name) \(problems[use.name]!), and \(script) uses $\(use.name) unquoted (\(shown)): the script will not pass the value as given; choose one without blanks and *?[, or quote it in the script"
             }
         }
 
@@ -138,7 +178,8 @@ extension FateUpgrade {
         func requestedSettings() throws -> [ParameterSetting] {
             var settings: [ParameterSetting] = []
             if let parameterFile {
-                let document = try YAMLDocument(parsing: try FileSystem.read(parameterFile), file: parameterFile)
+                let bytes = parameterFile == "-" ? try FileSystem.read("/dev/stdin", limit: 4 << 20) : try FileSystem.read(parameterFile, limit: 4 << 20)
+                let document = try YAMLDocument(parsing: bytes, file: parameterFile == "-" ? "standard input" : parameterFile)
                 for item in try document.flatMapping() {
                     settings.append(ParameterSetting(name: item.key, value: item.value, origin: "\(parameterFile):\(item.line)"))
                 }
@@ -233,6 +274,8 @@ extension FateUpgrade {
                 var line: Int
                 var kind: String
                 var value: String
+                /// For secrets: whether it is still the package's default (FATE's fate_dev).
+                var packageDefault: Bool?
             }
             var input: String
             var script: String
@@ -244,10 +287,18 @@ extension FateUpgrade {
         }
 
         func run() throws {
-            let package = try UpgradePackage(path: input)
+            let spooled = try input == "-" ? StandardInputSpool() : nil
+            let package = try UpgradePackage(path: spooled?.path ?? input)
             let script = try package.readScript()
             let block = try ShellParameterBlock(parsing: script.bytes, file: "\(input):\(script.path)")
-            let values = block.currentValues()
+            // FATE's scripts ship DB_PASS=fate_dev: shown as such (it is public), so that a package
+            // nobody set the password in is recognised; any other secret stays masked.
+            let values = block.currentValues().map { value -> (name: String, kind: ParameterKind, value: String, line: Int, packageDefault: Bool?) in
+                guard value.kind.isSecret else { return (value.name, value.kind, value.value, value.line, nil) }
+                let isDefault = block.assignment(named: value.name)?.word.literalValue == "fate_dev"
+                return (value.name, value.kind, isDefault ? "fate_dev (the package default: give \(value.name) to pack)" : "\(value.value) (changed from the package default)",
+                        value.line, isDefault)
+            }
             let framing: String
             switch block.framing {
             case .banners(let opening, let closing): framing = "between the banner lines \(opening) and \(closing)"
@@ -257,7 +308,7 @@ extension FateUpgrade {
                 try FateUpgrade.printJSON(Report(
                     input: input, script: script.path, firstLine: block.lines.lowerBound, lastLine: block.lines.upperBound,
                     framing: framing, lineEndings: block.hasCRLF ? "CRLF" : "LF",
-                    parameters: values.map { .init(name: $0.name, line: $0.line, kind: "\($0.kind)", value: $0.value) }))
+                    parameters: values.map { .init(name: $0.name, line: $0.line, kind: "\($0.kind)", value: $0.value, packageDefault: $0.packageDefault) }))
                 return
             }
             Console.shared.say("\(script.path), lines \(block.lines.lowerBound)–\(block.lines.upperBound), \(framing):")

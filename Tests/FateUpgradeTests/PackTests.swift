@@ -82,7 +82,7 @@ import Testing
         let reference = folder.appendingPathComponent("reference.tar")
         try Support.makePackage(at: reference, format: "tar")
         let output = folder.appendingPathComponent("out.tar.gz")
-        let run = try Support.tool(["pack", input.path, "-o", output.path, "--set", "DEPLOY_METHOD=ansible"])
+        let run = try Support.tool(["pack", input.path, "-o", output.path, "--set", "DEPLOY_METHOD=ansible", "--keep", "DB_PASS"])
         #expect(run.status == 0, "\(run.stderr)")
         let expected = Dictionary(uniqueKeysWithValues: try Support.members(of: reference).map { ($0["name"]!, $0) })
         let packed = try Support.members(of: output)
@@ -113,11 +113,11 @@ import Testing
         #expect(names == ["FATE_ROOT", "DB_USER", "DB_PASS", "MYSQL_ROOT", "MYSQL_SOCKET_PATH", "DEPLOY_METHOD", "SUPERVISOR_ROOT"])
         #expect(report?["script"] as? String == "upgrade_package/upgrade.sh")
 
-        let refused = try Support.tool(["pack", input.path, "--set", "FATE_FLOW_ROOT=/x"], in: folder)
+        let refused = try Support.tool(["pack", input.path, "--set", "FATE_FLOW_ROOT=/x", "--keep", "DB_PASS"], in: folder)
         #expect(refused.status == 1)
         #expect(refused.stderr == "fate-upgrade: FATE_FLOW_ROOT: unknown parameter; \(input.path):upgrade_package/upgrade.sh defines FATE_ROOT, DB_USER, DB_PASS, MYSQL_ROOT, MYSQL_SOCKET_PATH, DEPLOY_METHOD, SUPERVISOR_ROOT (from --set)\n")
 
-        let packed = try Support.tool(["pack", input.path, "--set", "FATE_ROOT=/srv/fate"], in: folder)
+        let packed = try Support.tool(["pack", input.path, "--set", "FATE_ROOT=/srv/fate", "--keep", "DB_PASS"], in: folder)
         #expect(packed.status == 0, "\(packed.stderr)")
         let script = Self.lines(try Support.memberBytes("upgrade_package/upgrade.sh", of: folder.appendingPathComponent("upgrade_package_new.tar.gz")))
         #expect(script[4] == "FATE_ROOT=/srv/fate")
@@ -127,7 +127,7 @@ import Testing
     @Test func windowsLineEndingsAreWrittenAsLFWithAWarning() throws {
         let (folder, input) = try Self.workspace(extra: ["--crlf"])
         defer { try? FileManager.default.removeItem(at: folder) }
-        let run = try Support.tool(["pack", input.path, "--set", "FATE_ROOT=/opt/fate"], in: folder)
+        let run = try Support.tool(["pack", input.path, "--set", "FATE_ROOT=/opt/fate", "--keep", "DB_PASS"], in: folder)
         #expect(run.status == 0)
         #expect(run.stderr.contains("warning: upgrade_package/upgrade_script.sh has Windows (CR LF) line endings"))
         let original = try Support.memberBytes(Self.script, of: input)
@@ -195,8 +195,13 @@ import Testing
         #expect(run.status == 0)
         #expect(run.stdout.contains("upgrade_package/upgrade_script.sh, lines 5–15, between the banner lines 4 and 16:"))
         #expect(run.stdout.contains("  MYSQL_ROOT           $FATE_ROOT/common/mysql/mysql-8.0.13\n"))
-        #expect(run.stdout.contains("  DB_PASS              ********\n"))
-        #expect(!run.output.contains("fate_dev"))
+        // The original package still has FATE's own default, which is public and shown as such.
+        #expect(run.stdout.contains("  DB_PASS              fate_dev (the package default: give DB_PASS to pack)\n"))
+        let packed = folder.appendingPathComponent("packed.tar.gz")
+        #expect(try Support.tool(["pack", input.path, "-o", packed.path], environment: ["FATE_DB_PASS": "Not-the-default"]).status == 0)
+        let after = try Support.tool(["inspect", packed.path])
+        #expect(after.stdout.contains("  DB_PASS              ******** (changed from the package default)\n"), "\(after.stdout)")
+        #expect(!after.output.contains("Not-the-default"))
     }
 
     @Test func anExistingOutputIsReplacedOnlyWithForce() throws {
@@ -204,11 +209,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let output = folder.appendingPathComponent("upgrade_package_new.tar.gz")
         try Data("old".utf8).write(to: output)
-        let refused = try Support.tool(["pack", input.path, "--set", "FATE_ROOT=/opt/fate"], in: folder)
+        let refused = try Support.tool(["pack", input.path, "--set", "FATE_ROOT=/opt/fate", "--keep", "DB_PASS"], in: folder)
         #expect(refused.status == 1)
         #expect(refused.stderr == "fate-upgrade: upgrade_package_new.tar.gz: cannot write: it already exists (use --force to replace it)\n")
         #expect(try Data(contentsOf: output) == Data("old".utf8))
-        let forced = try Support.tool(["pack", input.path, "--set", "FATE_ROOT=/opt/fate", "--force"], in: folder)
+        let forced = try Support.tool(["pack", input.path, "--set", "FATE_ROOT=/opt/fate", "--force", "--keep", "DB_PASS"], in: folder)
         #expect(forced.status == 0)
         #expect(try Support.members(of: output).count == 14)
         #expect(try Support.files(in: folder) == [input.lastPathComponent, "upgrade_package_new.tar.gz"].sorted())
@@ -244,11 +249,11 @@ import Testing
     @Test func aProgressBarShowsOnlyAtATerminal() throws {
         let (folder, input) = try Self.workspace(extra: ["--bulk-mb", "24"])
         defer { try? FileManager.default.removeItem(at: folder) }
-        let piped = try Support.tool(["pack", input.path, "-o", folder.appendingPathComponent("a.tar.gz").path])
+        let piped = try Support.tool(["pack", input.path, "-o", folder.appendingPathComponent("a.tar.gz").path, "--keep", "DB_PASS"])
         #expect(piped.status == 0)
         #expect(piped.stderr.isEmpty)
         // script(1) runs the tool with a pseudo-terminal as its stdout and stderr.
-        let command = [Support.binary, "pack", input.path, "-o", folder.appendingPathComponent("b.tar.gz").path, "--compression-level", "9"]
+        let command = [Support.binary, "pack", input.path, "-o", folder.appendingPathComponent("b.tar.gz").path, "--compression-level", "9", "--keep", "DB_PASS"]
             .map { "'\($0)'" }.joined(separator: " ")
         let terminal = try Support.run("script", ["-qec", command, "/dev/null"])
         #expect(terminal.status == 0)
@@ -365,7 +370,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let output = folder.appendingPathComponent("upgrade_package_new.tar.gz")
         try Data("old".utf8).write(to: output)
-        let process = try Support.startTool(["pack", input.path, "-o", output.path, "--force", "--set", "FATE_ROOT=/opt/fate", "--compression-level", "9"])
+        let process = try Support.startTool(["pack", input.path, "-o", output.path, "--force", "--set", "FATE_ROOT=/opt/fate", "--compression-level", "9", "--keep", "DB_PASS"])
         // Wait until the temporary output exists and is growing, then interrupt.
         let deadline = Date().addingTimeInterval(30)
         var temporary: String? = nil

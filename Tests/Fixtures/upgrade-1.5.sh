@@ -15,6 +15,7 @@ SUPERVISOR_ROOT=/data/projects/common/supervisord
 
 FATE_PYTHON_ROOT=$FATE_ROOT/python
 SCRIPT_PATH=$(dirname $(readlink -f "$0"))
+PYTHON_PACKAGE_PATH=$SCRIPT_PATH/python.tar.gz
 export PYTHONPATH=$FATE_PYTHON_ROOT
 CURDATE=`date -d today +"%Y%m%d%H%M%S"`
 
