@@ -15,13 +15,14 @@ let package = Package(
         // The system libraries, found through pkg-config; Debian packages in `providers`.
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // fork/exec and the signal handler: code that must stay async-signal-safe, so C.
         .target(name: "CHost"),
 
         // The shared parsing core: pure, testable from strings.
         .target(name: "FateUpgradeCore", dependencies: ["CYAML"]),
-        // Reading, rewriting and extracting packages: the only module that sees libarchive.
-        .target(name: "FateUpgradeArchive", dependencies: ["FateUpgradeCore", "CArchive"]),
+        // Reading, rewriting and extracting packages: the only module that sees libarchive and zlib.
+        .target(name: "FateUpgradeArchive", dependencies: ["FateUpgradeCore", "CArchive", "CZlib"]),
         // Everything that touches the host: processes, MySQL, services, journal, the operations.
         .target(name: "FateUpgradeHost", dependencies: ["FateUpgradeCore", "FateUpgradeArchive", "CHost"]),
 

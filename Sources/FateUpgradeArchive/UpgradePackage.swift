@@ -206,7 +206,12 @@ final class ArchiveWriter {
     deinit { archive_write_free(handle) }
 
     private func failure() -> PackageError {
-        .write(path, archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error")
+        // libarchive says "Write error" for a full disk; the errno says which.
+        let code = archive_errno(handle)
+        if code == ENOSPC || code == EDQUOT || code == EIO {
+            return .write(path, code == ENOSPC ? "no space left on the file system (ENOSPC)" : String(cString: strerror(code)))
+        }
+        return .write(path, archive_error_string(handle).map { String(cString: $0) } ?? "libarchive error")
     }
 
     func writeHeader(_ entry: OpaquePointer) throws(PackageError) {
@@ -287,19 +292,9 @@ public struct UpgradePackage {
     }
 
     /// Reads entries until the upgrade script and returns it, writing nothing.
-    public func readScript() throws(PackageError) -> Script {
-        let reader = try reader()
-        var topLevel: [String] = []
-        while let entry = try reader.next() {
-            let name = entryPath(entry)
-            if topLevel.isEmpty { try checkFormat(reader) }
-            UpgradePackage.noteTopLevel(name, in: &topLevel)
-            if archive_entry_filetype(entry) == fileTypeRegular, UpgradePackage.isScript(name) {
-                return Script(path: name, bytes: try read(entry: entry, named: name, from: reader))
-            }
-        }
-        if topLevel.isEmpty { throw .notAnArchive(path, "it holds no entries") }
-        throw .noScript(path, seen: topLevel)
+    /// The upgrade script, after every entry was checked (see `contents`).
+    public func readScript() throws -> Script {
+        try contents().script
     }
 
     func checkFormat(_ reader: ArchiveReader) throws(PackageError) {
@@ -398,65 +393,53 @@ extension UpgradePackage {
         public var sizes: [String: Int64]
     }
 
-    /// Why an entry must not be extracted: it would write outside the work folder, or make a device.
-    static func hazard(path: String, type: mode_t, symlink: String?, hardlink: String?) -> String? {
-        func escapes(_ path: String) -> Bool {
-            if path.hasPrefix("/") { return true }
-            var depth = 0
-            for component in path.split(separator: "/") {
-                if component == ".." { depth -= 1 } else if component != "." { depth += 1 }
-                if depth < 0 { return true }
-            }
-            return false
-        }
-        if path.hasPrefix("/") { return "absolute path" }
-        if path.split(separator: "/").contains("..") { return "path with .." }
-        switch type {
-        case fileTypeRegular, fileTypeDirectory, fileTypeSymlink: break
-        default: return "not a file, folder or link (device, fifo or socket)"
-        }
-        if let hardlink, escapes(hardlink) || hardlink.split(separator: "/").contains("..") {
-            return "hard link to \(hardlink), outside the package"
-        }
-        if let symlink {
-            if symlink.hasPrefix("/") { return "symbolic link to the absolute path \(symlink)" }
-            let parent = path.split(separator: "/").dropLast().joined(separator: "/")
-            if escapes(parent.isEmpty ? symlink : "\(parent)/\(symlink)") { return "symbolic link to \(symlink), outside the package" }
-        }
-        return nil
-    }
-
-    /// Reads every header (not extracting), refusing the package if any entry is hazardous;
-    /// all hazards are reported at once.
+    /// Reads every header (extracting nothing) through the entry model, refusing the package if
+    /// any entry is hazardous, all at once; reads the script's bytes on the way. `inspect`, `pack`
+    /// and `apply` all go through here, so a package one accepts is one the others accept.
     public func contents() throws -> Contents {
+        if !isFolder { try GzipIntegrity.verify(path) }
         let reader = try reader()
-        var problems: [String] = []
+        var model = PackageEntryModel()
         var script: Script? = nil
+        var scripts: [String] = []
         var paths: Set<String> = []
         var sizes: [String: Int64] = [:]
         var total: Int64 = 0
         var topLevel: [String] = []
+        var entries = 0
         while let entry = try reader.next() {
-            let name = entryPath(entry)
-            if topLevel.isEmpty { try checkFormat(reader) }
-            UpgradePackage.noteTopLevel(name, in: &topLevel)
+            if entries == 0 { try checkFormat(reader) }
+            entries += 1
+            let raw = archive_entry_pathname(entry).map { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map { UInt8(bitPattern: $0) } } ?? []
+            let name = String(validating: raw, as: UTF8.self)
+            if let name { UpgradePackage.noteTopLevel(name, in: &topLevel) }
             let type = archive_entry_filetype(entry)
-            let symlink = type == fileTypeSymlink ? archive_entry_symlink(entry).map { String(cString: $0) } : nil
-            let hardlink = archive_entry_hardlink(entry).map { String(cString: $0) }
-            if let hazard = UpgradePackage.hazard(path: name, type: hardlink == nil ? type : fileTypeRegular, symlink: symlink, hardlink: hardlink) {
-                problems.append("\(path): refused entry \(name): \(hazard)")
-                continue
+            let kind: PackageEntryModel.Kind
+            if let hardlink = archive_entry_hardlink(entry).map({ String(cString: $0) }) {
+                kind = .hardlink(target: hardlink)
+            } else {
+                switch type {
+                case fileTypeRegular: kind = .file
+                case fileTypeDirectory: kind = .folder
+                case fileTypeSymlink: kind = .symlink(target: archive_entry_symlink(entry).map { String(cString: $0) } ?? "")
+                default: kind = .other("a device, fifo or socket")
+                }
             }
-            let normal = UpgradePackage.normalised(name)
+            guard let normal = model.add(name: name, rawName: raw, kind: kind, sparse: archive_entry_sparse_count(entry) > 0) else { continue }
             paths.insert(normal)
             total += max(0, archive_entry_size(entry))
-            if type == fileTypeRegular { sizes[normal] = archive_entry_size(entry) }
-            if type == fileTypeRegular, hardlink == nil, UpgradePackage.isScript(name), script == nil {
-                script = Script(path: normal, bytes: try read(entry: entry, named: name, from: reader))
+            if kind == .file { sizes[normal] = archive_entry_size(entry) }
+            if UpgradePackage.isScript(normal) {
+                scripts.append(normal)
+                if kind == .file, script == nil {
+                    script = Script(path: normal, bytes: try read(entry: entry, named: normal, from: reader))
+                }
             }
         }
-        if !problems.isEmpty { throw PackageRefusal(problems: problems) }
-        if topLevel.isEmpty { throw PackageError.notAnArchive(path, "it holds no entries") }
+        if scripts.count > 1 { throw PackageError.twoScripts(path, scripts[0], scripts[1]) }
+        model.finish(script: scripts.first)
+        if !model.problems.isEmpty { throw PackageRefusal(problems: model.problems.map { "\(path): \($0)" }) }
+        if entries == 0 { throw PackageError.notAnArchive(path, "it holds no entries") }
         guard let script else { throw PackageError.noScript(path, seen: topLevel) }
         return Contents(script: script, paths: paths, totalSize: total, sizes: sizes)
     }

@@ -508,6 +508,9 @@ struct PythonLexer {
 struct LiteralParser {
     let tokens: ArraySlice<PythonToken>
     var index: Int
+    /// Brackets and signs open now; past the limit a value is "not a literal" rather than a stack overflow.
+    var depth = 0
+    static let maximumDepth = 64
 
     init(tokens: ArraySlice<PythonToken>) {
         self.tokens = tokens
@@ -543,7 +546,9 @@ struct LiteralParser {
     }
 
     mutating func element() -> PythonValue? {
-        guard index < tokens.endIndex else { return nil }
+        guard index < tokens.endIndex, depth < Self.maximumDepth else { return nil }
+        depth += 1
+        defer { depth -= 1 }
         let token = tokens[index]
         index += 1
         switch token.kind {

@@ -336,7 +336,9 @@ public struct ShellParameterBlock: Sendable {
         while rest < line.content.upperBound, bytes[rest] == UInt8(ascii: " ") || bytes[rest] == UInt8(ascii: "\t") { rest += 1 }
         if rest < line.content.upperBound && bytes[rest] != UInt8(ascii: "#") {
             let trailing = String(decoding: bytes[rest..<line.content.upperBound], as: UTF8.self)
-            throw InputError(location, "cannot parse parameter block: \(name)= is followed by `\(trailing)`, not a single value")
+            // A password's text is never shown, not even in a parse error.
+            let shown = ParameterKind.of(name: name, current: nil).isSecret ? "more text (not shown: it may be the password)" : "`\(trailing)`"
+            throw InputError(location, "cannot parse parameter block: \(name)= is followed by \(shown), not a single value")
         }
         return Assignment(name: name, line: location.line ?? 0, valueRange: valueStart..<valueEnd,
                           rawValue: String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self), word: word)

@@ -49,26 +49,45 @@ public enum UnifiedDiff {
         var newLine: Int
     }
 
-    /// Longest-common-subsequence edit script; the files diffed here are small (configs, a block).
+    /// The most table cells the exact middle part may take (4 bytes each): memory stays bounded
+    /// whatever the files; a larger middle is shown as removed then added, which is still correct.
+    static let maximumCells = 1 << 20
+
+    /// Edit script: common head and tail kept as they are, the middle by longest common
+    /// subsequence when small enough (it is for configs and a parameter block), else replaced whole.
     static func editScript(_ old: [String], _ new: [String]) -> [Edit] {
-        let n = old.count, m = new.count
-        var lengths = Array(repeating: Array(repeating: 0, count: m + 1), count: n + 1)
-        for i in stride(from: n - 1, through: 0, by: -1) {
-            for j in stride(from: m - 1, through: 0, by: -1) {
-                lengths[i][j] = old[i] == new[j] ? lengths[i + 1][j + 1] + 1 : max(lengths[i + 1][j], lengths[i][j + 1])
+        var head = 0
+        while head < old.count, head < new.count, old[head].utf8.elementsEqual(new[head].utf8) { head += 1 }
+        var tail = 0
+        while tail < old.count - head, tail < new.count - head,
+              old[old.count - 1 - tail].utf8.elementsEqual(new[new.count - 1 - tail].utf8) { tail += 1 }
+        var edits: [Edit] = (0..<head).map { Edit(kind: .same, oldLine: $0, newLine: $0) }
+        let oldMiddle = head..<(old.count - tail), newMiddle = head..<(new.count - tail)
+        let n = oldMiddle.count, m = newMiddle.count
+        if n * m <= maximumCells {
+            var lengths = [Int32](repeating: 0, count: (n + 1) * (m + 1))
+            let width = m + 1
+            for i in stride(from: n - 1, through: 0, by: -1) {
+                for j in stride(from: m - 1, through: 0, by: -1) {
+                    lengths[i * width + j] = old[head + i].utf8.elementsEqual(new[head + j].utf8)
+                        ? lengths[(i + 1) * width + j + 1] + 1 : max(lengths[(i + 1) * width + j], lengths[i * width + j + 1])
+                }
             }
-        }
-        var edits: [Edit] = []
-        var i = 0, j = 0
-        while i < n || j < m {
-            if i < n, j < m, old[i] == new[j] {
-                edits.append(Edit(kind: .same, oldLine: i, newLine: j)); i += 1; j += 1
-            } else if j < m, i == n || lengths[i][j + 1] > lengths[i + 1][j] {
-                edits.append(Edit(kind: .inserted, oldLine: i, newLine: j)); j += 1
-            } else {
-                edits.append(Edit(kind: .deleted, oldLine: i, newLine: j)); i += 1
+            var i = 0, j = 0
+            while i < n || j < m {
+                if i < n, j < m, old[head + i].utf8.elementsEqual(new[head + j].utf8) {
+                    edits.append(Edit(kind: .same, oldLine: head + i, newLine: head + j)); i += 1; j += 1
+                } else if j < m, i == n || lengths[i * width + j + 1] > lengths[(i + 1) * width + j] {
+                    edits.append(Edit(kind: .inserted, oldLine: head + i, newLine: head + j)); j += 1
+                } else {
+                    edits.append(Edit(kind: .deleted, oldLine: head + i, newLine: head + j)); i += 1
+                }
             }
+        } else {
+            for i in oldMiddle { edits.append(Edit(kind: .deleted, oldLine: i, newLine: head)) }
+            for j in newMiddle { edits.append(Edit(kind: .inserted, oldLine: old.count - tail, newLine: j)) }
         }
+        for k in 0..<tail { edits.append(Edit(kind: .same, oldLine: old.count - tail + k, newLine: new.count - tail + k)) }
         return edits
     }
 }

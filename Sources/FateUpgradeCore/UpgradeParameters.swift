@@ -182,17 +182,19 @@ public struct ParameterPlan: Sendable {
         for name in keep where !block.names.contains(name) {
             problems.append(ParameterProblem(name: name, origin: "--keep", message: "unknown parameter; \(block.file) defines \(block.names.joined(separator: ", "))"))
         }
+        let given = Set(settings.map(\.name))
         if secretsMustBeGiven {
             for assignment in block.assignments where ParameterKind.of(name: assignment.name, current: assignment.word).isSecret
-                && !keep.contains(assignment.name) && !settings.contains(where: { $0.name == assignment.name }) {
+                && !keep.contains(assignment.name) && !given.contains(assignment.name) {
                 problems.append(ParameterProblem(name: assignment.name, origin: nil,
                     message: "not given, so the package's own value would stay (FATE's scripts ship fate_dev); give it with --db-pass-stdin, --db-pass-file or FATE_DB_PASS, or keep the package's value with --keep \(assignment.name)"))
             }
         }
         var requested: [String: ParameterSetting] = [:]
         let known = block.names
+        let knownSet = Set(known)
         for setting in settings {
-            guard known.contains(setting.name) else {
+            guard knownSet.contains(setting.name) else {
                 problems.append(ParameterProblem(name: setting.name, origin: setting.origin,
                     message: "unknown parameter; \(block.file) defines \(known.joined(separator: ", "))"))
                 continue
@@ -202,7 +204,11 @@ public struct ParameterPlan: Sendable {
 
         var finalValues: [String: String] = [:]
         var changes: [Change] = []
-        for (position, assignment) in block.assignments.enumerated() {
+        // Built as the loop goes: taking a prefix of the assignments each time was quadratic.
+        var earlier: [String] = []
+        earlier.reserveCapacity(block.assignments.count)
+        for assignment in block.assignments {
+            defer { earlier.append(assignment.name) }
             let kind = ParameterKind.of(name: assignment.name, current: assignment.word)
             let oldValue = ParameterValueSyntax.userValue(of: assignment.word, kind: kind, raw: assignment.rawValue)
             guard let setting = requested[assignment.name] else {
@@ -217,7 +223,6 @@ public struct ParameterPlan: Sendable {
                 problem("control characters (newline, carriage return, NUL …) cannot be written into the script")
                 continue
             }
-            let earlier = block.assignments[..<position].map(\.name)
             let word: ShellWord
             do {
                 word = try ParameterValueSyntax.word(for: setting.value, kind: kind, earlier: earlier)
@@ -254,11 +259,11 @@ public struct ParameterPlan: Sendable {
         if let deployMethod, !ParameterKind.deployMethods.contains(deployMethod) {
             ruleProblem("DEPLOY_METHOD", "must be allinone or ansible, not '\(deployMethod)'")
         }
-        if deployMethod == "ansible", known.contains("SUPERVISOR_ROOT"), (finalValues["SUPERVISOR_ROOT"] ?? "").isEmpty {
+        if deployMethod == "ansible", knownSet.contains("SUPERVISOR_ROOT"), (finalValues["SUPERVISOR_ROOT"] ?? "").isEmpty {
             ruleProblem("SUPERVISOR_ROOT", "must be set when DEPLOY_METHOD is ansible")
         }
-        for name in known where ParameterKind.of(name: name, current: block.assignment(named: name)?.word) == .secret {
-            if finalValues[name]?.isEmpty ?? false { ruleProblem(name, "must not be empty") }
+        for assignment in block.assignments where ParameterKind.of(name: assignment.name, current: assignment.word) == .secret {
+            if finalValues[assignment.name]?.isEmpty ?? false { ruleProblem(assignment.name, "must not be empty") }
         }
         if !problems.isEmpty { throw ParameterProblems(problems: problems) }
         self.changes = changes
@@ -266,12 +271,25 @@ public struct ParameterPlan: Sendable {
         // A path left pointing inside the old value of a path that moved is almost always
         // forgotten (FATE_FLOW_ROOT under the old FATE_ROOT).
         var warnings: [String] = []
+        // Unset values sorted, so each moved root finds the values under it by binary search.
+        let unset = block.assignments.enumerated().filter { requested[$0.element.name] == nil }
+            .map { (value: Array((finalValues[$0.element.name] ?? "").utf8), name: $0.element.name, position: $0.offset) }
+            .sorted { $0.value.lexicographicallyPrecedes($1.value) }
         for moved in changes where moved.kind == .path && moved.oldValue.hasPrefix("/") {
-            for assignment in block.assignments where requested[assignment.name] == nil {
-                let value = finalValues[assignment.name] ?? ""
-                guard value.hasPrefix(moved.oldValue + "/") else { continue }
-                warnings.append("\(assignment.name) is still \(value), under the old \(moved.name); set it too, or write it as $\(moved.name)\(value.dropFirst(moved.oldValue.count))")
+            let prefix = Array((moved.oldValue + "/").utf8)
+            var low = 0, high = unset.count
+            while low < high {
+                let middle = (low + high) / 2
+                if unset[middle].value.lexicographicallyPrecedes(prefix) { low = middle + 1 } else { high = middle }
             }
+            var found: [(position: Int, text: String)] = []
+            while low < unset.count, unset[low].value.starts(with: prefix) {
+                let value = String(decoding: unset[low].value, as: UTF8.self)
+                found.append((unset[low].position,
+                              "\(unset[low].name) is still \(value), under the old \(moved.name); set it too, or write it as $\(moved.name)\(value.dropFirst(moved.oldValue.count))"))
+                low += 1
+            }
+            warnings += found.sorted { $0.position < $1.position }.map(\.text)
         }
         self.warnings = warnings
     }

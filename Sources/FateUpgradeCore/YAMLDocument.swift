@@ -135,7 +135,7 @@ public struct YAMLDocument: Sendable {
         mutating func document() throws(InputError) -> YAMLNode? {
             _ = next()  // stream start
             guard case .documentStart = next().kind else { return nil }
-            let root = try node(next())
+            let root = try node(next(), depth: 0)
             _ = next()  // document end
             if case .documentStart = events[position].kind {
                 throw InputError(SourceLocation(file: file, line: events[position].start.line, column: events[position].start.column),
@@ -144,7 +144,14 @@ public struct YAMLDocument: Sendable {
             return root
         }
 
-        mutating func node(_ event: YAMLEvent) throws(InputError) -> YAMLNode {
+        /// Deeper than any settings file needs; past it, a hostile file would exhaust the stack.
+        static let maximumDepth = 64
+
+        mutating func node(_ event: YAMLEvent, depth: Int) throws(InputError) -> YAMLNode {
+            if depth > Self.maximumDepth {
+                throw InputError(SourceLocation(file: file, line: event.start.line, column: event.start.column),
+                                 "nested more than \(Self.maximumDepth) levels deep; not a FATE settings file")
+            }
             switch event.kind {
             case .scalar(let value, let style, let tag, _):
                 return .scalar(value, style: style, tag: tag, start: event.start, end: event.end)
@@ -153,15 +160,15 @@ public struct YAMLDocument: Sendable {
                 while true {
                     let item = next()
                     if case .sequenceEnd = item.kind { return .sequence(items, flow: flow, start: event.start, end: item.end) }
-                    items.append(try node(item))
+                    items.append(try node(item, depth: depth + 1))
                 }
             case .mappingStart(let flow, _, _):
                 var pairs: [(key: YAMLNode, value: YAMLNode)] = []
                 while true {
                     let key = next()
                     if case .mappingEnd = key.kind { return .mapping(pairs, flow: flow, start: event.start, end: key.end) }
-                    let keyNode = try node(key)
-                    pairs.append((keyNode, try node(next())))
+                    let keyNode = try node(key, depth: depth + 1)
+                    pairs.append((keyNode, try node(next(), depth: depth + 1)))
                 }
             case .alias:
                 throw InputError(SourceLocation(file: file, line: event.start.line, column: event.start.column),

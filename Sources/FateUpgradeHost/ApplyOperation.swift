@@ -94,9 +94,13 @@ public struct ApplyOperation {
         public var force: Bool
         public var allowRoot: Bool
         public var scriptTimeout: Duration
+        /// The package's expected SHA-256; else `<package>.sha256` is checked when it is there.
+        public var sha256: String?
 
         public init(package: String, component: UpgradeComponent, workdir: String? = nil, role: MachineRole = .fateflow,
-                    confmigrate: Bool = true, force: Bool = false, allowRoot: Bool = false, scriptTimeout: Duration = .seconds(7200)) {
+                    confmigrate: Bool = true, force: Bool = false, allowRoot: Bool = false, scriptTimeout: Duration = .seconds(7200),
+                    sha256: String? = nil) {
+            self.sha256 = sha256
             self.package = package
             self.component = component
             self.workdir = workdir
@@ -117,8 +121,11 @@ public struct ApplyOperation {
     public let alreadyDone: [UpgradeJournal]
     public let forcedNotes: [String]
     public let id: String
+    /// Where the package's checksum came from, when it was checked.
+    public let checksum: String?
 
     let upgradePackage: UpgradePackage
+    let lock: StateLock?
     let contents: UpgradePackage.Contents
     let workdir: String
     let scriptPath: String
@@ -139,6 +146,9 @@ public struct ApplyOperation {
         guard !upgradePackage.isFolder else {
             throw PackageError.notAnArchive(options.package, "apply takes the packed .tar.gz; it extracts it itself")
         }
+        // The whole package is checked before anything in it is trusted: its SHA-256 (given, or
+        // beside it), then its gzip CRC and every entry (contents).
+        checksum = try PackageChecksum.check(options.package, given: options.sha256)
         contents = try upgradePackage.contents()
         workdir = URL(fileURLWithPath: options.workdir ?? Path.parent(options.package)).standardizedFileURL.path
         scriptPath = "\(workdir)/\(contents.script.path)"
@@ -156,6 +166,8 @@ public struct ApplyOperation {
         interpreter = ScriptInterpreter.choose(forScript: contents.script.bytes)
         id = "\(timestamp())-\(options.component.rawValue)"
 
+        // One run per FATE_ROOT at a time, from before the journal is read until this run ends.
+        lock = FileSystem.isDirectory(parameters.fateRoot) ? try StateLock(fateRoot: parameters.fateRoot, for: "apply") : nil
         var check = Preflight(component: options.component, parameters: parameters, workdir: workdir, contents: contents,
                               interpreter: interpreter, allowRoot: options.allowRoot)
         check.blockNames = block.names
@@ -176,9 +188,7 @@ public struct ApplyOperation {
             problems += error.operatorLines
         }
         let state = UpgradeJournal.folder(fateRoot: parameters.fateRoot)
-        if FileSystem.exists(state), !FileSystem.isRealDirectory(state) {
-            problems.append("\(state) is not a real folder (a symlink?); journals and logs must not go elsewhere: move it away")
-        }
+        problems += StateFolder.problems(fateRoot: parameters.fateRoot)
         if !problems.isEmpty {
             throw PreflightFailure(problems: problems)
         }

@@ -1,3 +1,4 @@
+import FateUpgradeCore
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -80,7 +81,7 @@ public final class Console: @unchecked Sendable {
 
     /// One line from standard input without its line ending; at a terminal, asked for with a
     /// prompt and without echo (restored on any signal, too).
-    public func readSecretLine(prompt: String) -> String? {
+    public func readSecretLine(prompt: String) throws(InputError) -> String? {
         let interactive = isatty(STDIN_FILENO) == 1
         if interactive {
             decorate(prompt)
@@ -103,7 +104,11 @@ public final class Console: @unchecked Sendable {
             if line.count > 64 * 1024 { break }
         }
         if line.last == UInt8(ascii: "\r") { line.removeLast() }
-        return String(decoding: line, as: UTF8.self)
+        // Kept byte for byte or refused: text that is not UTF-8 would be changed on the way.
+        guard let text = String(validating: line, as: UTF8.self) else {
+            throw InputError(SourceLocation(file: "standard input"), "the secret given is not UTF-8 text; give it as UTF-8")
+        }
+        return text
     }
 }
 

@@ -147,7 +147,7 @@ public enum FileSystem {
     /// Reads a whole regular file (or a pipe such as `<(pass show db)`), at most `limit` bytes.
     /// Opened non-blocking so a FIFO nobody writes cannot hang us, and refused when it is a
     /// folder or a device.
-    public static func read(_ path: String, limit: Int = 16 << 20) throws(InputError) -> [UInt8] {
+    public static func read(_ path: String, limit: Int = 16 << 20, allowPipe: Bool = false) throws(InputError) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             throw InputError(SourceLocation(file: path), errno == ENOENT ? "no such file" : "cannot read it: \(Errno.text())")
@@ -157,7 +157,9 @@ public enum FileSystem {
         guard fstat(descriptor, &info) == 0 else { throw InputError(SourceLocation(file: path), "cannot read it: \(Errno.text())") }
         let type = info.st_mode & S_IFMT
         if type == S_IFDIR { throw InputError(SourceLocation(file: path), "is a folder, not a file") }
-        guard type == S_IFREG || type == S_IFIFO else { throw InputError(SourceLocation(file: path), "is not a regular file") }
+        guard type == S_IFREG || (type == S_IFIFO && allowPipe) else {
+            throw InputError(SourceLocation(file: path), type == S_IFIFO ? "is a pipe (FIFO), not a file" : "is not a regular file (a device?)")
+        }
         if type == S_IFIFO {
             // A pipe with a writer blocks as a file read would; one without one is empty.
             let flags = fcntl(descriptor, F_GETFL)
@@ -181,6 +183,10 @@ public enum FileSystem {
 
 /// A file written under a temporary name in its final folder and renamed into place only
 /// when complete: readers see the old file or the whole new one, never a part.
+///
+/// The temporary name is recognisable (`.NAME.fate-upgrade-tmp-XXXXXX`) and locked (flock) while
+/// it is written, so a run killed with SIGKILL — which no handler sees — leaves a file the next
+/// run finds unlocked and removes: a partial package (holding DB_PASS) never piles up.
 public final class AtomicOutputFile {
     public let path: String
     public let temporaryPath: String
@@ -188,19 +194,28 @@ public final class AtomicOutputFile {
     private var finished = false
     private let pending: Signals.PendingFile
 
-    /// Fails when `path` exists and `overwrite` is false, or its folder cannot be written.
+    static let marker = ".fate-upgrade-tmp-"
+
+    /// Fails when `path` exists and `overwrite` is false, when it is not a regular file (a device,
+    /// a folder, a symlink: never replaced, even with `overwrite`), or its folder cannot be written.
     public init(path: String, overwrite: Bool, mode: mode_t, owner: FileOwner? = nil) throws(PackageWriteError) {
         self.path = path
         let folder = Path.parent(path).isEmpty ? "." : Path.parent(path)
         guard FileSystem.isDirectory(folder) else { throw PackageWriteError(path, "the folder \(folder) does not exist") }
-        if !overwrite, FileSystem.exists(path) {
-            throw PackageWriteError(path, "it already exists (use --force to replace it)")
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            let type = info.st_mode & S_IFMT
+            if type == S_IFLNK { throw PackageWriteError(path, "it is a symbolic link; give the real path (a link is never replaced)") }
+            if type != S_IFREG { throw PackageWriteError(path, "it is not a regular file (a device or a folder), so it is never replaced, not even with --force") }
+            if !overwrite { throw PackageWriteError(path, "it already exists (use --force to replace it)") }
         }
-        var template = Array("\(folder)/.\(Path.name(path)).tmp-XXXXXX".utf8CString)
+        Self.removeAbandoned(in: folder, name: Path.name(path))
+        var template = Array("\(folder)/.\(Path.name(path))\(Self.marker)XXXXXX".utf8CString)
         let descriptor = makeTemporaryFile(&template)
         guard descriptor >= 0 else { throw PackageWriteError(path, Errno.text()) }
         let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         pending = Signals.PendingFile(path: temporary)
+        _ = flock(descriptor, LOCK_EX | LOCK_NB)
         if let owner, fchown(descriptor, owner.uid, owner.gid) != 0 {
             let reason = Errno.text()
             close(descriptor)
@@ -211,6 +226,21 @@ public final class AtomicOutputFile {
         fchmod(descriptor, mode)
         fileDescriptor = descriptor
         temporaryPath = temporary
+    }
+
+    /// Temporary files of earlier runs for the same output that nobody holds any more.
+    static func removeAbandoned(in folder: String, name: String) {
+        for entry in FileSystem.names(in: folder) where entry.hasPrefix(".\(name)\(marker)") {
+            let candidate = "\(folder)/\(entry)"
+            let descriptor = open(candidate, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+            guard descriptor >= 0 else { continue }
+            var info = stat()
+            if fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid(),
+               flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
+                unlink(candidate)
+            }
+            close(descriptor)
+        }
     }
 
     deinit { if !finished { discard() } }
@@ -225,7 +255,6 @@ public final class AtomicOutputFile {
     /// in the meantime is still not replaced (link(2) fails rather than replace).
     public func commit(overwrite: Bool) throws(PackageWriteError) {
         guard fsync(fileDescriptor) == 0 else { let reason = Errno.text(); discard(); throw PackageWriteError(path, reason) }
-        close(fileDescriptor)
         let status: Int32
         if overwrite {
             status = rename(temporaryPath, path)
@@ -233,6 +262,7 @@ public final class AtomicOutputFile {
             status = link(temporaryPath, path)
             if status == 0 { unlink(temporaryPath) }
         }
+        close(fileDescriptor)
         guard status == 0 else {
             let reason = errno == EEXIST ? "it already exists (use --force to replace it)" : Errno.text()
             unlink(temporaryPath)
@@ -250,8 +280,8 @@ public final class AtomicOutputFile {
     /// Removes the temporary file; the final path is untouched.
     public func discard() {
         guard !finished else { return }
-        close(fileDescriptor)
         unlink(temporaryPath)
+        close(fileDescriptor)
         pending.forget()
         finished = true
     }
@@ -309,5 +339,61 @@ public final class StandardInputSpool {
     deinit {
         unlink(path)
         pending.forget()
+    }
+}
+
+/// The SHA-256 `pack` writes beside a package (`NAME.sha256`, as sha256sum writes it) and `apply`
+/// checks before it trusts anything in the package.
+public enum PackageChecksum {
+    public static func compute(_ path: String) throws(InputError) -> String {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw InputError(SourceLocation(file: path), "cannot read it: \(Errno.text())") }
+        defer { close(descriptor) }
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw InputError(SourceLocation(file: path), "cannot read it: \(Errno.text())")
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+        return hasher.hexDigest()
+    }
+
+    /// Writes `<path>.sha256` next to the package; returns its name.
+    @discardableResult
+    public static func writeBeside(_ path: String) throws -> String {
+        let digest = try compute(path)
+        let file = try AtomicOutputFile(path: path + ".sha256", overwrite: true, mode: 0o644)
+        defer { file.discard() }
+        try file.write(Array("\(digest)  \(Path.name(path))\n".utf8))
+        try file.commit(overwrite: true)
+        return path + ".sha256"
+    }
+
+    /// The digest expected for `path`: the one given, else the first word of `<path>.sha256` when it exists.
+    public static func expected(for path: String, given: String?) throws(InputError) -> (digest: String, from: String)? {
+        if let given { return (given.lowercased(), "--sha256") }
+        let beside = path + ".sha256"
+        guard FileSystem.exists(beside) else { return nil }
+        let text = String(decoding: try FileSystem.read(beside, limit: 4096), as: UTF8.self)
+        guard let word = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).first,
+              word.count == 64, word.allSatisfy(\.isHexDigit) else {
+            throw InputError(SourceLocation(file: beside, line: 1), "not a SHA-256 line (64 hex digits, as sha256sum writes)")
+        }
+        return (word.lowercased(), beside)
+    }
+
+    /// Refuses a package whose digest is not the expected one.
+    public static func check(_ path: String, given: String?) throws(InputError) -> String? {
+        guard let expected = try expected(for: path, given: given) else { return nil }
+        let actual = try compute(path)
+        guard actual == expected.digest else {
+            throw InputError(SourceLocation(file: path), "its SHA-256 is \(actual), not \(expected.digest) as \(expected.from) says: a damaged or different copy; copy it again")
+        }
+        return expected.from
     }
 }

@@ -48,8 +48,13 @@ public struct RollbackOperation {
     public let alreadyRolledBack: UpgradeJournal?
     let client: MySQLClient
 
+    let lock: StateLock
+
     public init(_ options: Options) throws {
         self.options = options
+        lock = try StateLock(fateRoot: options.fateRoot, for: "rollback")
+        let stateProblems = StateFolder.problems(fateRoot: options.fateRoot)
+        if let first = stateProblems.first { throw HostError(first) }
         let journals = try UpgradeJournal.all(fateRoot: options.fateRoot)
         let journal = journals.last { $0.rolledBack == nil }
         self.journal = journal
@@ -66,6 +71,14 @@ public struct RollbackOperation {
             let isPackage = FileSystem.isDirectory(scriptPath) || [".gz", ".tgz", ".tar"].contains(where: scriptPath.hasSuffix)
             let bytes = isPackage ? try UpgradePackage(path: scriptPath).readScript().bytes : try FileSystem.read(scriptPath)
             let scriptValues = try ShellParameterBlock(parsing: bytes, file: scriptPath).evaluated(home: home)
+            // Commands and paths come from the package's own parameters; a journal that says
+            // otherwise (edited, or from another package) is not followed.
+            if let journal {
+                for (name, value) in scriptValues where journal.parameters[name] != nil && journal.parameters[name] != ShellParameterBlock.mask
+                    && journal.parameters[name] != value {
+                    throw InputError(SourceLocation(file: journal.path), "\(name) is \(journal.parameters[name]!) here but \(value) in the package's script \(scriptPath); rollback follows neither: check which is right")
+                }
+            }
             for (name, value) in scriptValues where values[name] == nil || values[name] == ShellParameterBlock.mask {
                 values[name] = value
             }

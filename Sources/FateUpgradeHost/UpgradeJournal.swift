@@ -114,14 +114,50 @@ public struct UpgradeJournal: Codable, Sendable {
         let names = FileSystem.names(in: folder).filter { $0.hasSuffix(".json") }
         return try names.map { name in
             let path = "\(folder)/\(name)"
+            let journal: UpgradeJournal
             do {
-                return try JSONDecoder().decode(UpgradeJournal.self, from: Data(FileSystem.read(path, limit: 4 << 20)))
+                journal = try JSONDecoder().decode(UpgradeJournal.self, from: Data(FileSystem.read(path, limit: 4 << 20)))
             } catch let error as InputError {
                 throw error
             } catch {
                 throw InputError(SourceLocation(file: path), "not a fate-upgrade journal (\(Self.decodingProblem(error)))")
             }
+            if let problem = journal.problem(fateRoot: fateRoot, fileName: name) {
+                throw InputError(SourceLocation(file: path), "not followed: \(problem)")
+            }
+            return journal
         }
+    }
+
+    /// What makes a journal untrustworthy: an id that is not a plain name, or paths outside the
+    /// FATE_ROOT it was found in (an edited journal must not send rollback elsewhere).
+    func problem(fateRoot: String, fileName: String) -> String? {
+        let digits = id.prefix(14)
+        guard digits.count == 14, digits.allSatisfy({ $0.isASCII && $0.isNumber }), id.dropFirst(14).first == "-",
+              UpgradeComponent(rawValue: String(id.dropFirst(15))) != nil, fileName == "\(id).json" else {
+            return "its id '\(id)' is not the timestamp-component name of its file"
+        }
+        func real(_ path: String) -> String? {
+            guard let resolved = realpath(path, nil) else { return nil }
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        guard let root = real(fateRoot), real(self.fateRoot) == root else {
+            return "it records FATE_ROOT \(self.fateRoot), not \(fateRoot)"
+        }
+        func inside(_ path: String, _ folder: String) -> Bool {
+            let normal = URL(fileURLWithPath: path).standardizedFileURL.path
+            return normal == folder || normal.hasPrefix(folder + "/")
+        }
+        if let flow = parameters["FATE_FLOW_ROOT"], !flow.isEmpty, !inside(flow, self.fateRoot) {
+            return "its FATE_FLOW_ROOT \(flow) is not under FATE_ROOT"
+        }
+        if !inside(log, UpgradeJournal.folder(fateRoot: self.fateRoot)) { return "its log \(log) is not under \(UpgradeJournal.folder(fateRoot: self.fateRoot))" }
+        for name in before.pythonBackups + (after?.pythonBackups ?? []) + before.fateFlowBackups + (after?.fateFlowBackups ?? [])
+        where name.contains("/") || name.hasPrefix(".") {
+            return "a backup name '\(name)' is not a plain folder name"
+        }
+        return nil
     }
 
     private static func decodingProblem(_ error: Error) -> String {

@@ -53,18 +53,25 @@ extension FateUpgrade {
         @Option(help: ArgumentHelp("Stop the script if it runs longer than this many seconds.", valueName: "seconds"))
         var scriptTimeout = 7200
 
+        @Option(help: ArgumentHelp("The package's SHA-256 (default: the one in PACKAGE.sha256, which pack writes, when it is there).", valueName: "hex"))
+        var sha256: String?
+
         @OptionGroup var outputOptions: OutputOptions
         var json: Bool { outputOptions.json }
 
         func validate() throws {
             guard scriptTimeout > 0 else { throw ValidationError("--script-timeout must be positive") }
+            if let sha256, sha256.count != 64 || !sha256.allSatisfy(\.isHexDigit) {
+                throw ValidationError("--sha256 takes 64 hex digits")
+            }
         }
 
         mutating func run() throws {
             let console = Console.shared
             let operation = try ApplyOperation.prepare(.init(
                 package: package, component: component, workdir: workdir, role: role, confmigrate: !noConfmigrate,
-                force: force, allowRoot: allowRoot, scriptTimeout: .seconds(scriptTimeout)))
+                force: force, allowRoot: allowRoot, scriptTimeout: .seconds(scriptTimeout), sha256: sha256))
+            if let checksum = operation.checksum { console.say("checksum: SHA-256 as \(checksum) says") }
             operation.warnings.forEach(console.warn)
             console.say("preflight passed: \(operation.preflight.passed.joined(separator: "; "))")
             if !operation.alreadyDone.isEmpty || plan {

@@ -68,11 +68,14 @@ extension FateUpgrade {
             var overrides = RegistryMigration.Overrides(useRegistry: useRegistry, hosts: zkHosts.map(RegistrySettings.splitHosts),
                                                         useACL: zkUseAcl, user: zkUser)
             if zkPasswordStdin {
-                guard let line = Console.shared.readSecretLine(prompt: "ZooKeeper password: ") else {
+                guard let line = try Console.shared.readSecretLine(prompt: "ZooKeeper password: ") else {
                     throw InputError(SourceLocation(file: "standard input"), "no password line to read (--zk-password-stdin)")
                 }
                 overrides.password = line
             }
+            // Not while an apply or rollback works on the same FATE_ROOT.
+            let lock = dryRun || !FileSystem.isDirectory(fateRoot) ? nil : try StateLock(fateRoot: fateRoot, for: "confmigrate")
+            defer { withExtendedLifetime(lock) {} }
             let report = try ConfmigrateOperation(.init(fateRoot: fateRoot, backup: backup, upgradePackage: upgradePackage,
                                                         baseConf: baseConf, overrides: overrides, dryRun: dryRun)).run()
             if outputOptions.json {

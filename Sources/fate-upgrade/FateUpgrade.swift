@@ -103,15 +103,21 @@ struct DatabasePasswordOptions: ParsableArguments {
     /// The password given with one of the flags, or nil when neither is used.
     func read() throws -> String? {
         if dbPassStdin {
-            guard let line = Console.shared.readSecretLine(prompt: "DB_PASS: ") else {
+            guard let line = try Console.shared.readSecretLine(prompt: "DB_PASS: ") else {
                 throw InputError(SourceLocation(file: "standard input"), "no DB_PASS line to read (--db-pass-stdin)")
             }
             return line
         }
         guard let dbPassFile else { return nil }
-        let text = String(decoding: try FileSystem.read(dbPassFile, limit: 1 << 20), as: UTF8.self)
-        let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
-        return line.hasSuffix("\r") ? String(line.dropLast()) : line
+        let bytes = try FileSystem.read(dbPassFile, limit: 64 << 10, allowPipe: true)
+        var line = Array(bytes.split(separator: 0x0A, maxSplits: 1, omittingEmptySubsequences: false).first ?? [])
+        if line.last == 0x0D { line.removeLast() }
+        // Kept byte for byte: text that is not UTF-8 would be changed on the way, and MySQL would
+        // then refuse the password the operator typed.
+        guard let text = String(validating: line, as: UTF8.self) else {
+            throw InputError(SourceLocation(file: dbPassFile, line: 1), "the password is not UTF-8 text (a Latin-1 file?); save it as UTF-8")
+        }
+        return text
     }
 }
 

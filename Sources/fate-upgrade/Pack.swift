@@ -145,12 +145,15 @@ extension FateUpgrade {
             }
             progress.finish()
             try file?.commit(overwrite: force)
+            // The checksum apply checks before it trusts the package.
+            let checksum = output == "-" ? nil : try PackageChecksum.writeBeside(output)
 
             if outputOptions.json {
                 try FateUpgrade.printJSON(PackReport(plan: plan, script: script.path, input: input, output: output, summary: summary, diff: nil))
                 return
             }
-            console.say("wrote \(output == "-" ? "the package to standard output" : output): \(summary.entries) entries, \(mebibytes(summary.bytesOut))")
+            console.say("wrote \(output == "-" ? "the package to standard output" : output): \(summary.entries) entries, \(mebibytes(summary.bytesOut))"
+                        + (checksum.map { " (SHA-256 in \($0))" } ?? ""))
             if plan.changes.isEmpty {
                 console.say("no parameter changed in \(script.path)")
             }
@@ -178,7 +181,7 @@ extension FateUpgrade {
         func requestedSettings() throws -> [ParameterSetting] {
             var settings: [ParameterSetting] = []
             if let parameterFile {
-                let bytes = parameterFile == "-" ? try FileSystem.read("/dev/stdin", limit: 4 << 20) : try FileSystem.read(parameterFile, limit: 4 << 20)
+                let bytes = try FileSystem.read(parameterFile == "-" ? "/dev/stdin" : parameterFile, limit: 4 << 20, allowPipe: true)
                 let document = try YAMLDocument(parsing: bytes, file: parameterFile == "-" ? "standard input" : parameterFile)
                 for item in try document.flatMapping() {
                     settings.append(ParameterSetting(name: item.key, value: item.value, origin: "\(parameterFile):\(item.line)"))

@@ -250,7 +250,7 @@ import Testing
         #expect(run.status == 1)
         #expect(run.stderr.contains("fate-upgrade: preflight: ") && run.stderr.contains(breakage.message), "\(run.stderr)")
         #expect(!run.output.contains(MariaDB.packagePassword))
-        #expect(try Support.files(in: scenario.folder) == ["upgrade_package_new.tar.gz"], "the work folder changed")
+        #expect(try Support.files(in: scenario.folder) == ["upgrade_package_new.tar.gz", "upgrade_package_new.tar.gz.sha256"], "the work folder changed")
         #expect(!FileManager.default.fileExists(atPath: scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade").path))
         #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
         #expect(try scenario.tables() == tablesBefore)

@@ -1,3 +1,4 @@
+import FateUpgradeCore
 import Foundation
 import Testing
 

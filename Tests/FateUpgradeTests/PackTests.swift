@@ -30,7 +30,7 @@ import Testing
                                    in: folder, environment: ["FATE_DB_PASS": Self.password])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(!run.output.contains("p@ss"))
-        #expect(try Support.files(in: folder) == [input.lastPathComponent, "upgrade_package_new.tar.gz"].sorted())
+        #expect(try Support.files(in: folder) == [input.lastPathComponent, "upgrade_package_new.tar.gz", "upgrade_package_new.tar.gz.sha256"].sorted())
         let attributes = try FileManager.default.attributesOfItem(atPath: output.path)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
 
@@ -216,7 +216,7 @@ import Testing
         let forced = try Support.tool(["pack", input.path, "--set", "FATE_ROOT=/opt/fate", "--force", "--keep", "DB_PASS"], in: folder)
         #expect(forced.status == 0)
         #expect(try Support.members(of: output).count == 14)
-        #expect(try Support.files(in: folder) == [input.lastPathComponent, "upgrade_package_new.tar.gz"].sorted())
+        #expect(try Support.files(in: folder) == [input.lastPathComponent, "upgrade_package_new.tar.gz", "upgrade_package_new.tar.gz.sha256"].sorted())
     }
 
     @Test func thePasswordComesFromStdinFileOrEnvironmentAndConflictsAreRefused() throws {
@@ -375,7 +375,7 @@ import Testing
         let deadline = Date().addingTimeInterval(30)
         var temporary: String? = nil
         while Date() < deadline {
-            temporary = try Support.files(in: folder).first { $0.hasPrefix(".upgrade_package_new.tar.gz.tmp-") }
+            temporary = try Support.files(in: folder).first { $0.hasPrefix(".upgrade_package_new.tar.gz.fate-upgrade-tmp-") }
             if let temporary, let size = try? FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent(temporary).path)[.size] as? NSNumber,
                size.intValue > 0 { break }
             usleep(10_000)

@@ -167,7 +167,7 @@ import Testing
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("belongs to \(user) (uid \(uid)), and this is root"), "\(refused.stderr)")
         #expect(refused.stderr.contains("sudo -u \(user) "), "\(refused.stderr)")
-        #expect(try Support.files(in: scenario.folder) == ["upgrade_package_new.tar.gz"])
+        #expect(try Support.files(in: scenario.folder) == ["upgrade_package_new.tar.gz", "upgrade_package_new.tar.gz.sha256"])
         #expect(!FileManager.default.fileExists(atPath: scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade").path))
         #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
 
@@ -199,7 +199,7 @@ import Testing
         #expect(run.stderr.contains("fate-upgrade: preflight: nobody cannot write \(scenario.root)"), "\(run.stderr)")
         #expect(run.stderr.split(separator: "\n").allSatisfy { $0.hasPrefix("fate-upgrade: ") }, "\(run.stderr)")
         #expect(!run.output.contains("NSCocoaErrorDomain") && !run.output.contains("Error Domain"))
-        #expect(try Support.files(in: scenario.folder) == ["upgrade_package_new.tar.gz"])
+        #expect(try Support.files(in: scenario.folder) == ["upgrade_package_new.tar.gz", "upgrade_package_new.tar.gz.sha256"])
         #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
     }
 

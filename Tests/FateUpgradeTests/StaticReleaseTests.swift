@@ -75,7 +75,7 @@ import Testing
         /// The commands of the issue, each with what its output must show.
         static let commands: [(arguments: [String], expect: String)] = [
             (["--version"], "0."),
-            (["inspect", "/work/upgrade_1_4_0-1_4_4.tar.gz"], "DB_PASS              ********"),
+            (["inspect", "/work/upgrade_1_4_0-1_4_4.tar.gz"], "DB_PASS              fate_dev (the package default"),
             (["pack", "/work/upgrade_1_4_0-1_4_4.tar.gz", "-o", "/work/upgrade_package_new.tar.gz", "--force",
               "--set", "FATE_ROOT=/fate", "--set", "FATE_FLOW_ROOT=$FATE_ROOT/python/fate_flow", "--set", "PYTHON_PACKAGE_PATH=~/upgrade_package/upgrade_python_package.tar.gz",
               "--set", "DEPLOY_METHOD=allinone"], "wrote /work/upgrade_package_new.tar.gz: 14 entries"),
