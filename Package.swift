@@ -35,7 +35,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FateUpgradeTests",
-            dependencies: ["FateUpgradeCore", "FateUpgradeHost", "fate-upgrade"],
+            dependencies: ["FateUpgradeCore", "FateUpgradeArchive", "FateUpgradeHost", "fate-upgrade"],
             resources: []
         ),
     ],

@@ -1,3 +1,4 @@
+internal import CArchive
 internal import CZlib
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -6,63 +7,141 @@ import Foundation
 #endif
 import Glibc
 
-/// Checks a gzip file end to end: every member's CRC-32 and length against its trailer. libarchive
-/// stops reading at tar's end-of-archive blocks and never looks at the trailer, so a damaged copy
-/// would otherwise be re-packed into a valid stream around the damaged bytes, and the damage could
-/// no longer be detected anywhere.
-public enum GzipIntegrity {
-    /// nil for a file that is not gzip (a plain tar); throws `.corrupt` naming what is wrong.
-    public static func verify(_ path: String) throws(PackageError) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .unreadable(path, String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        var input = [UInt8](repeating: 0, count: 256 * 1024)
-        var output = [UInt8](repeating: 0, count: 256 * 1024)
-        var first = true
-        var stream = z_stream()
-        guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw .unreadable(path, "zlib could not start")
+/// What the gzip layer of a package was: single or several members, the CRC-32 and length of the
+/// whole uncompressed tar. Known once the input has been read to its end, trailer checked.
+public struct GzipFacts: Sendable, Equatable {
+    public var members: Int
+    public var crc: UInt32
+    public var length: UInt64
+}
+
+/// The input of libarchive's tar reader: the file, inflated here with zlib when it is gzip.
+/// zlib checks every member's CRC-32 and length against its trailer, which libarchive's own gzip
+/// filter never reads (it stops at tar's end-of-archive blocks): a damaged copy is found in the
+/// same pass that reads the entries, and could not be re-packed into a valid stream around the damage.
+final class InflatingSource {
+    let path: String
+    private let descriptor: Int32
+    private var stream = z_stream()
+    private var inflating = false
+    private(set) var isGzip = false
+    private static let size = 256 * 1024
+    // Allocated by hand: zlib keeps pointers into them between calls.
+    private let input = UnsafeMutablePointer<UInt8>.allocate(capacity: InflatingSource.size)
+    private let output = UnsafeMutablePointer<UInt8>.allocate(capacity: InflatingSource.size)
+    private var inputCount = 0
+    private var ended = false
+    private var atEnd = false
+    private var members = 0
+    private var crc: UInt32 = 0
+    private var length: UInt64 = 0
+    /// Compressed bytes read from the file.
+    private(set) var bytesRead: Int64 = 0
+    /// Why reading stopped, when it was not the end.
+    private(set) var failure: PackageError?
+    private var first = true
+
+    init(path: String) throws(PackageError) {
+        self.path = path
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            input.deallocate(); output.deallocate()
+            throw .unreadable(path, String(cString: strerror(errno)))
         }
-        defer { inflateEnd(&stream) }
-        var ended = false
+    }
+
+    deinit {
+        if inflating { inflateEnd(&stream) }
+        close(descriptor)
+        input.deallocate()
+        output.deallocate()
+    }
+
+    /// The gzip facts once the whole input was read (nil for a plain tar, or before the end).
+    var facts: GzipFacts? { isGzip && atEnd ? GzipFacts(members: members, crc: crc, length: length) : nil }
+
+    private func fill() -> Bool {
         while true {
-            let count = input.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .unreadable(path, String(cString: strerror(errno)))
-            }
-            if count == 0 { break }
-            if first {
-                first = false
-                guard count >= 2, input[0] == 0x1F, input[1] == 0x8B else { return }
-            }
-            var offset = 0
-            while offset < count {
-                if ended {
-                    // Another member, or padding of zeros some tools add; anything else is damage.
-                    if input[offset..<count].allSatisfy({ $0 == 0 }) { offset = count; break }
-                    guard inflateReset(&stream) == Z_OK else { throw .corrupt(path, "gzip: cannot continue after a member") }
-                    ended = false
+            let count = read(descriptor, input, Self.size)
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { failure = .unreadable(path, String(cString: strerror(errno))); return false }
+            inputCount = count
+            bytesRead += Int64(count)
+            stream.next_in = input
+            stream.avail_in = UInt32(count)
+            return true
+        }
+    }
+
+    /// The next uncompressed chunk; empty at the end; nil on failure.
+    func next() -> UnsafeRawBufferPointer? {
+        if atEnd { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        if first {
+            first = false
+            guard fill() else { return nil }
+            isGzip = inputCount >= 2 && input[0] == 0x1F && input[1] == 0x8B
+            if isGzip {
+                guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+                    failure = .unreadable(path, "zlib could not start"); return nil
                 }
-                let status: Int32 = input.withUnsafeMutableBufferPointer { inBuffer in
-                    output.withUnsafeMutableBufferPointer { outBuffer in
-                        stream.next_in = inBuffer.baseAddress! + offset
-                        stream.avail_in = UInt32(count - offset)
-                        stream.next_out = outBuffer.baseAddress!
-                        stream.avail_out = UInt32(outBuffer.count)
-                        return inflate(&stream, Z_NO_FLUSH)
-                    }
-                }
-                offset = count - Int(stream.avail_in)
-                switch status {
-                case Z_OK, Z_BUF_ERROR: continue
-                case Z_STREAM_END: ended = true
-                default:
-                    let message = stream.msg.map { String(cString: $0) } ?? "error \(status)"
-                    throw .corrupt(path, "gzip: \(message) (a damaged copy: download or copy it again)")
-                }
+                inflating = true
+                members = 1
+                stream.next_in = input
+                stream.avail_in = UInt32(inputCount)
+            } else {
+                if inputCount == 0 { atEnd = true }
+                return UnsafeRawBufferPointer(start: input, count: inputCount)
             }
         }
-        if !first && !ended { throw .corrupt(path, "gzip: the file ends before the compressed data does (truncated)") }
+        guard isGzip else {
+            guard fill() else { return nil }
+            if inputCount == 0 { atEnd = true }
+            return UnsafeRawBufferPointer(start: input, count: inputCount)
+        }
+        while true {
+            if stream.avail_in == 0 {
+                guard fill() else { return nil }
+                if inputCount == 0 {
+                    guard ended else {
+                        failure = .corrupt(path, "gzip: the file ends before the compressed data does (truncated)")
+                        return nil
+                    }
+                    atEnd = true
+                    return UnsafeRawBufferPointer(start: nil, count: 0)
+                }
+            }
+            if ended {
+                // Another member, or zeros some tools pad with; anything else is damage.
+                if UnsafeBufferPointer(start: stream.next_in, count: Int(stream.avail_in)).allSatisfy({ $0 == 0 }) {
+                    stream.avail_in = 0
+                    continue
+                }
+                guard inflateReset(&stream) == Z_OK else { failure = .corrupt(path, "gzip: cannot continue after a member"); return nil }
+                ended = false
+                members += 1
+            }
+            stream.next_out = output
+            stream.avail_out = UInt32(Self.size)
+            let status = inflate(&stream, Z_NO_FLUSH)
+            let produced = Self.size - Int(stream.avail_out)
+            switch status {
+            case Z_OK, Z_BUF_ERROR: break
+            case Z_STREAM_END:
+                ended = true
+                crc = members == 1 ? UInt32(stream.adler) : UInt32(crc32_combine(uLong(crc), stream.adler, off_t(stream.total_out)))
+                length += UInt64(stream.total_out)
+            default:
+                let message = stream.msg.map { String(cString: $0) } ?? "error \(status)"
+                failure = .corrupt(path, "gzip: \(message) (a damaged copy: download or copy it again)")
+                return nil
+            }
+            if produced > 0 { return UnsafeRawBufferPointer(start: output, count: produced) }
+        }
+    }
+
+    /// Reads the rest (after the tar's end-of-archive blocks), so that the trailer is checked too.
+    func drain() throws(PackageError) {
+        while let chunk = next() { if chunk.isEmpty { return } }
+        throw failure ?? .corrupt(path, "unreadable")
     }
 }

@@ -54,6 +54,7 @@ final class ArchiveReader {
     private let diskEntry: OpaquePointer?
     private let linkResolver: OpaquePointer?
     private var pendingDescend = false
+    private let source: InflatingSource?
 
     init(archiveAt path: String) throws(PackageError) {
         self.path = path
@@ -61,16 +62,32 @@ final class ArchiveReader {
         folderPrefix = nil
         diskEntry = nil
         linkResolver = nil
-        // Only what an upgrade package is: tar, plain or gzip-compressed. Support for every format
-        // would pull libxml2 and ICU (xar), nettle (zip encryption) and more into a static binary.
-        archive_read_support_filter_gzip(handle)
+        let source = try InflatingSource(path: path)
+        self.source = source
+        // Only what an upgrade package is: tar, read from the inflating source (which checks the
+        // gzip trailer). Support for every format would pull libxml2 and ICU (xar), nettle (zip
+        // encryption) and more into a static binary.
         archive_read_support_format_tar(handle)
         archive_read_support_format_empty(handle)
         // libarchive recognises the format while opening, so this is where a non-archive is found.
         // (No archive_read_free here: deinit runs for a class whose init throws once all is set.)
-        if archive_read_open_filename(handle, path, 256 * 1024) != ARCHIVE_OK {
-            throw classify()
-        }
+        let status = archive_read_open(handle, Unmanaged.passUnretained(source).toOpaque(), nil, { _, client, buffer in
+            let source = Unmanaged<InflatingSource>.fromOpaque(client!).takeUnretainedValue()
+            guard let chunk = source.next() else { return -1 }
+            buffer?.pointee = chunk.baseAddress
+            return chunk.count
+        }, nil)
+        if status != ARCHIVE_OK { throw classify() }
+    }
+
+    /// The uncompressed offset of the header just read (its first block, extended headers included).
+    var headerPosition: Int64 { source == nil ? 0 : archive_read_header_position(handle) }
+
+    /// Reads the input to its end so that the gzip trailer is checked; returns what it says.
+    func finishInput() throws(PackageError) -> GzipFacts? {
+        guard let source else { return nil }
+        try source.drain()
+        return source.facts
     }
 
     init(folderAt path: String) throws(PackageError) {
@@ -78,6 +95,7 @@ final class ArchiveReader {
         handle = archive_read_disk_new()
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         folderPrefix = (absolute, URL(fileURLWithPath: absolute).lastPathComponent)
+        source = nil
         diskEntry = archive_entry_new()
         linkResolver = archive_entry_linkresolver_new()
         archive_entry_linkresolver_set_strategy(linkResolver, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED)
@@ -104,7 +122,7 @@ final class ArchiveReader {
     }
 
     /// Bytes consumed from the input file so far (compressed bytes for .tar.gz).
-    var bytesRead: Int64 { folderPrefix == nil ? archive_filter_bytes(handle, -1) : 0 }
+    var bytesRead: Int64 { source?.bytesRead ?? 0 }
 
     /// libarchive's format code of the last header read.
     var format: Int32 { archive_format(handle) }
@@ -167,6 +185,7 @@ final class ArchiveReader {
     }
 
     private func classify() -> PackageError {
+        if let failure = source?.failure { return failure }
         let message = lastError
         if message.contains("Unrecognized archive format") {
             return .notAnArchive(path, Self.sniff(path) ?? "libarchive: \(message)")
@@ -310,6 +329,48 @@ public struct UpgradePackage {
         public var scriptPath = ""
     }
 
+    /// The script's tar member (header blocks, data, padding) as the writer of `format` makes it,
+    /// with the script's metadata from the package and `bytes` as its data.
+    func scriptMember(named script: String, bytes: [UInt8], format: Int32) throws(PackageError) -> [UInt8] {
+        let reader = try reader()
+        while let entry = try reader.next() {
+            guard UpgradePackage.normalised(entryPath(entry)) == script else { continue }
+            let copy = archive_entry_clone(entry)
+            defer { archive_entry_free(copy) }
+            archive_entry_set_size(copy, Int64(bytes.count))
+            final class Sink { var bytes: [UInt8] = [] }
+            let sink = Sink()
+            let writer = archive_write_new()
+            defer { archive_write_free(writer) }
+            _ = format == ARCHIVE_FORMAT_TAR_GNUTAR ? archive_write_set_format_gnutar(writer) : archive_write_set_format_pax_restricted(writer)
+            archive_write_set_bytes_per_block(writer, 0)
+            archive_write_set_bytes_in_last_block(writer, 1)
+            let opened = archive_write_open(writer, Unmanaged.passUnretained(sink).toOpaque(), nil, { _, client, buffer, length in
+                let sink = Unmanaged<Sink>.fromOpaque(client!).takeUnretainedValue()
+                sink.bytes += UnsafeRawBufferPointer(start: buffer, count: length)
+                return length
+            }, nil)
+            let failure = { PackageError.write(self.path, archive_error_string(writer).map { String(cString: $0) } ?? "libarchive error") }
+            guard opened == ARCHIVE_OK, archive_write_header(writer, copy) == ARCHIVE_OK else { throw failure() }
+            let written = bytes.withUnsafeBytes { archive_write_data(writer, $0.baseAddress, $0.count) }
+            guard written == bytes.count, archive_write_finish_entry(writer) == ARCHIVE_OK else { throw failure() }
+            // Taken before the writer is freed, which closes it with tar's end-of-archive blocks.
+            return sink.bytes
+        }
+        throw .noScript(path, seen: [])
+    }
+
+    /// pack's fast path (see `GzipSplice`); nil when it does not apply and the whole stream must be rewritten.
+    public func splice(contents: Contents, newScript: [UInt8], to fileDescriptor: Int32, outputPath: String,
+                       compressionLevel: Int, progress: (Int64) -> Void) throws(PackageError) -> Summary? {
+        guard !isFolder, let facts = contents.gzip, let range = contents.scriptMember, let format = contents.format else { return nil }
+        let member = try scriptMember(named: contents.script.path, bytes: newScript, format: format)
+        guard let result = try GzipSplice.rewrite(input: path, facts: facts, scriptMember: range, newMember: member,
+                                                  to: fileDescriptor, outputPath: outputPath, level: Int32(compressionLevel),
+                                                  progress: progress) else { return nil }
+        return Summary(entries: contents.entries, bytesIn: result.bytesIn, bytesOut: result.bytesOut, scriptPath: contents.script.path)
+    }
+
     /// Copies every entry to `fileDescriptor` as a new tar(.gz); the script's bytes go through `transform`.
     /// Entries other than the script are passed through unchanged, data streamed block by block.
     public func rewrite(to fileDescriptor: Int32, outputPath: String, gzip: Bool, compressionLevel: Int,
@@ -391,14 +452,21 @@ extension UpgradePackage {
         public var totalSize: Int64
         /// Size of each regular file, for the checks that need one (the python package).
         public var sizes: [String: Int64]
+        public var entries: Int = 0
+        /// The gzip layer, checked to its trailer (nil for a plain tar or a folder).
+        public var gzip: GzipFacts?
+        /// Where the script's member lies in the uncompressed tar: its first header block to the next entry's.
+        public var scriptMember: Range<Int64>?
+        var format: Int32?
     }
 
     /// Reads every header (extracting nothing) through the entry model, refusing the package if
     /// any entry is hazardous, all at once; reads the script's bytes on the way. `inspect`, `pack`
     /// and `apply` all go through here, so a package one accepts is one the others accept.
     public func contents() throws -> Contents {
-        if !isFolder { try GzipIntegrity.verify(path) }
         let reader = try reader()
+        var scriptStart: Int64? = nil
+        var scriptEnd: Int64? = nil
         var model = PackageEntryModel()
         var script: Script? = nil
         var scripts: [String] = []
@@ -410,6 +478,7 @@ extension UpgradePackage {
         while let entry = try reader.next() {
             if entries == 0 { try checkFormat(reader) }
             entries += 1
+            if scriptStart != nil, scriptEnd == nil { scriptEnd = reader.headerPosition }
             let raw = archive_entry_pathname(entry).map { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map { UInt8(bitPattern: $0) } } ?? []
             let name = String(validating: raw, as: UTF8.self)
             if let name { UpgradePackage.noteTopLevel(name, in: &topLevel) }
@@ -432,16 +501,21 @@ extension UpgradePackage {
             if UpgradePackage.isScript(normal) {
                 scripts.append(normal)
                 if kind == .file, script == nil {
+                    scriptStart = reader.headerPosition
                     script = Script(path: normal, bytes: try read(entry: entry, named: normal, from: reader))
                 }
             }
         }
+        // The rest of the input, so that the gzip trailer (CRC-32 and length) is checked too.
+        let gzip = try reader.finishInput()
+        if scriptStart != nil, scriptEnd == nil { scriptEnd = reader.headerPosition }
         if scripts.count > 1 { throw PackageError.twoScripts(path, scripts[0], scripts[1]) }
         model.finish(script: scripts.first)
         if !model.problems.isEmpty { throw PackageRefusal(problems: model.problems.map { "\(path): \($0)" }) }
         if entries == 0 { throw PackageError.notAnArchive(path, "it holds no entries") }
         guard let script else { throw PackageError.noScript(path, seen: topLevel) }
-        return Contents(script: script, paths: paths, totalSize: total, sizes: sizes)
+        return Contents(script: script, paths: paths, totalSize: total, sizes: sizes, entries: entries, gzip: gzip,
+                        scriptMember: scriptStart.flatMap { start in scriptEnd.map { start..<$0 } }, format: isFolder ? nil : reader.format)
     }
 
     public static func normalised(_ name: String) -> String {

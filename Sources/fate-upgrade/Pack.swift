@@ -105,7 +105,8 @@ extension FateUpgrade {
             if output != "-" { try checkOutputPath(package) }
 
             // Read and check everything before the output is opened: a refused run writes nothing.
-            let script = try package.readScript()
+            let contents = try package.contents()
+            let script = contents.script
             let block = try ShellParameterBlock(parsing: script.bytes, file: "\(input):\(script.path)")
             let plan = try ParameterPlan(block: block, settings: settings, keep: Set(keep), secretsMustBeGiven: true)
             plan.warnings.forEach(console.warn)
@@ -133,7 +134,11 @@ extension FateUpgrade {
             let file = output == "-" ? nil : try AtomicOutputFile(path: output, overwrite: force, mode: 0o600)
             defer { file?.discard() }
             let progress = ProgressMeter(total: package.inputSize, label: "packing")
-            let summary = try package.rewrite(
+            // A gzip package: only its start is compressed again (see GzipSplice); else the whole stream.
+            let spliced = output.hasSuffix(".tar") ? nil
+                : try package.splice(contents: contents, newScript: rendered, to: file?.fileDescriptor ?? STDOUT_FILENO,
+                                     outputPath: output, compressionLevel: compressionLevel, progress: progress.update)
+            let summary = try spliced ?? package.rewrite(
                 to: file?.fileDescriptor ?? STDOUT_FILENO, outputPath: output, gzip: !output.hasSuffix(".tar"),
                 compressionLevel: compressionLevel, progress: progress.update
             ) { found in
