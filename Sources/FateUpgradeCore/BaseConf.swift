@@ -231,7 +231,9 @@ public struct BaseConf: Sendable {
         }
 
         if edits.isEmpty { return document.bytes }
-        let result = apply(edits)
+        guard let result = apply(edits) else {
+            throw InputError(SourceLocation(file: file), "the registry settings are laid out so that changing them would overlap (a value running into another); edit base_conf.yaml by hand, or write it as FATE ships it")
+        }
         try verify(result, holds: settings)
         return result
     }
@@ -318,10 +320,13 @@ public struct BaseConf: Sendable {
         return Edit(range: offset..<offset, text: (needsBreak ? lineEnding : "") + text)
     }
 
-    private func apply(_ edits: [Edit]) -> [UInt8] {
+    /// nil when two edits overlap (a file shaped so that one value's text runs into another's):
+    /// such a file is refused rather than guessed at.
+    private func apply(_ edits: [Edit]) -> [UInt8]? {
         var out: [UInt8] = []
         var position = 0
         for edit in edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+            guard edit.range.lowerBound >= position, edit.range.upperBound <= document.bytes.count else { return nil }
             out += document.bytes[position..<edit.range.lowerBound]
             out += Array(edit.text.utf8)
             position = edit.range.upperBound
