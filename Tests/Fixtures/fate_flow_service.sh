@@ -15,7 +15,8 @@
 # Tests cannot run FATE's server, so the process started is a small Python loop that plays it;
 # its command line names ${PROJECT_BASE}/python/fate_flow/fate_flow_server.py, which is how
 # getpid finds it (by full path, so that sandboxes side by side do not see each other's). The
-# loop ends once FATE_ROOT is gone, so a test run that dies does not leave it behind for long.
+# loop ends once the folder holding FATE_ROOT is gone (a sandbox removed), so a test run that dies
+# does not leave it behind for long; FATE_ROOT itself may be moved aside and back meanwhile.
 
 PROJECT_BASE=$(cd "$(dirname "$0")";cd ../;cd ../;pwd)
 echo "PROJECT_BASE: "${PROJECT_BASE}
@@ -24,7 +25,7 @@ log_dir=${PROJECT_BASE}/logs
 module=${PROJECT_BASE}/python/fate_flow/fate_flow_server.py
 SERVER='
 import os, sys, time
-base = os.path.dirname(os.path.dirname(os.path.dirname(sys.argv[1])))
+base = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(sys.argv[1]))))
 deadline = time.time() + 86400
 print("fate_flow server started, pid %d" % os.getpid(), flush=True)
 while os.path.isdir(base) and time.time() < deadline:

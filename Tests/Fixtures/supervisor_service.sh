@@ -28,7 +28,7 @@ module=${directory}/fate_flow_server.py
 log_dir=${SUPERVISOR_ROOT}/logs
 SERVER='
 import os, sys, time
-base = os.path.dirname(os.path.dirname(os.path.dirname(sys.argv[1])))
+base = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(sys.argv[1]))))
 deadline = time.time() + 86400
 while os.path.isdir(base) and time.time() < deadline:
     time.sleep(1)
