@@ -1,146 +1,83 @@
 #!/usr/bin/env bash
-# Benchmark `fate-upgrade pack` against the manual route from the upgrade guide
-# (untar, edit upgrade_script.sh with sed, re-tar) and against plain gzip baselines.
+# Benchmarks `fate-upgrade pack` and apply's extraction against the obvious baselines, measured in
+# the same run, on packages shaped like the real one (the script, a nested python tarball, mostly
+# already-compressed dependencies, small text files):
 #
-#   bench/pack.sh [SIZE_MB]      (default 200)
+#   bench/pack.sh [SIZE_MB ...]      (default: 130 1024)
 #
-# Builds the release product, generates a fixture package with about SIZE_MB MiB
-# of bulk (Tests/Fixtures/make_upgrade_package.py --bulk-mb SIZE_MB) in a temp
-# folder under /tmp, runs every measurement 3 times and prints the medians as a
-# Markdown table. Set SKIP_BUILD=1 to reuse an existing .build/release/fate-upgrade,
-# or FATE_UPGRADE_BIN=/path/to/fate-upgrade to benchmark another binary (no build).
+# For each size it prints the median of 3 runs: pack; the manual route (tar xzf + sed + tar czf);
+# bsdtar -czf new @old (copies without editing); gzip -dc and pigz -dc of the input (reading it
+# once); each as a ratio to gzip -dc; the output size against tar czf of the same tree; peak RSS;
+# and apply's extraction (`fate-upgrade extract`: check every entry, then extract) against tar xzf.
+# Uses the static release binary (scripts/release) unless FATE_UPGRADE_BIN names another.
 set -euo pipefail
-
-SIZE_MB=${1:-200}
-RUNS=3
-case "$SIZE_MB" in
-    ''|*[!0-9]*) echo "usage: bench/pack.sh [SIZE_MB]" >&2; exit 2 ;;
-esac
-
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
+source scripts/deps.sh
+deps_install time pigz libarchive-tools
+SIZES=("$@")
+[ ${#SIZES[@]} -gt 0 ] || SIZES=(130 1024)
+RUNS=3
 
-if [ ! -x /usr/bin/time ]; then
-    echo "installing GNU time (Debian package 'time')..." >&2
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get update -qq >&2 && $SUDO apt-get install -y -qq time >&2
+if [ -z "${FATE_UPGRADE_BIN:-}" ]; then
+    scripts/release >&2
+    BIN=$REPO/dist/$(cat dist/LATEST)/bin/fate-upgrade
+else
+    BIN=$FATE_UPGRADE_BIN
 fi
-
-if [ -z "${FATE_UPGRADE_BIN:-}" ] && [ "${SKIP_BUILD:-0}" != 1 ]; then
-    echo "building release product..." >&2
-    swift build -c release --product fate-upgrade >&2
-fi
-BIN=${FATE_UPGRADE_BIN:-$REPO/.build/release/fate-upgrade}
-[ -x "$BIN" ] || { echo "missing $BIN" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/fate-upgrade-bench.XXXXXX)
-cleanup() { rm -rf "$WORK"; }
-trap cleanup EXIT
+trap 'rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
+TIMEFILE=$WORK/time
 
-INPUT=$WORK/upgrade_1_4_0-1_4_4.tar.gz
-OUT_TOOL=$WORK/out_tool.tar.gz
-OUT_MANUAL=$WORK/out_manual.tar.gz
-MANUAL_DIR=$WORK/manual
-TIMEFILE=$WORK/time.txt
-
-echo "generating fixture with --bulk-mb $SIZE_MB..." >&2
-python3 Tests/Fixtures/make_upgrade_package.py "$INPUT" --bulk-mb "$SIZE_MB"
-
-SED_ARGS="-e 's|^FATE_ROOT=.*|FATE_ROOT=/opt/fate|' -e 's|^DB_USER=.*|DB_USER=fate_admin|' -e 's|^DB_PASS=.*|DB_PASS=s3cret|'"
-SCRIPT_IN_DIR=$MANUAL_DIR/upgrade_package/upgrade_script.sh
-
-# timed CMD... : runs CMD under GNU time, appends "wall_s rss_kib" to $SAMPLES.
-# GNU time reports %M from the wait4() rusage of the process it started; for a
-# process tree (bash -c '... && ... | ...') that is the peak RSS of the single
-# largest process in the tree (ru_maxrss of waited-for children is a max, not a
-# sum), so pipelines whose stages run concurrently are under-reported.
-timed() {
-    /usr/bin/time -f '%e %M' -o "$TIMEFILE" "$@" >/dev/null
-    tail -n 1 "$TIMEFILE" >>"$SAMPLES"
-}
-
-median_col() {  # median_col FILE COLUMN
-    awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
-}
-
-declare -a ROUTES=()
+# measure NAME COMMAND: median wall seconds and peak RSS (KiB, of the largest process) over $RUNS runs.
 declare -A WALL=() RSS=()
-record() {  # record NAME  (reads $SAMPLES)
-    ROUTES+=("$1")
-    WALL[$1]=$(median_col "$SAMPLES" 1)
-    RSS[$1]=$(median_col "$SAMPLES" 2)
+measure() {
+    local name=$1; shift
+    local samples=$WORK/samples; : >"$samples"
+    for _ in $(seq $RUNS); do
+        rm -rf "$WORK/x" "$WORK/out.tar.gz" "$WORK/out.tar.gz.sha256"; mkdir -p "$WORK/x"
+        sync
+        /usr/bin/time -f '%e %M' -o "$TIMEFILE" bash -c "$*" >/dev/null 2>&1
+        tail -n 1 "$TIMEFILE" >>"$samples"
+    done
+    WALL[$name]=$(awk '{print $1}' "$samples" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+    RSS[$name]=$(awk '{print $2}' "$samples" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
 }
 
-fresh_manual_dir() { rm -rf "$MANUAL_DIR"; mkdir -p "$MANUAL_DIR"; }
+for size in "${SIZES[@]}"; do
+    INPUT=$WORK/upgrade_1_4_0-1_4_4.tar.gz
+    echo "generating a package with --bulk-mb $size..." >&2
+    python3 Tests/Fixtures/make_upgrade_package.py "$INPUT" --bulk-mb "$size"
+    SED="-e 's|^FATE_ROOT=.*|FATE_ROOT=/opt/fate|' -e 's|^DB_PASS=.*|DB_PASS=s3cret|'"
+    ROUTES=("fate-upgrade pack" "manual: tar xzf + sed + tar czf" "bsdtar -czf new @old" "gzip -dc" "pigz -dc")
+    measure "fate-upgrade pack" "FATE_DB_PASS=s3cret '$BIN' pack '$INPUT' -o '$WORK/out.tar.gz' --set FATE_ROOT=/opt/fate"
+    measure "manual: tar xzf + sed + tar czf" "tar xzf '$INPUT' -C '$WORK/x' && sed -i $SED '$WORK/x/upgrade_package/upgrade_script.sh' && tar czf '$WORK/out.tar.gz' -C '$WORK/x' upgrade_package"
+    measure "bsdtar -czf new @old" "bsdtar -czf '$WORK/out.tar.gz' @'$INPUT'"
+    measure "gzip -dc" "gzip -dc '$INPUT' > /dev/null"
+    measure "pigz -dc" "pigz -dc '$INPUT' > /dev/null"
+    measure "apply's extraction (fate-upgrade extract)" "'$BIN' extract '$INPUT' --into '$WORK/x/e'"
+    measure "tar xzf" "tar xzf '$INPUT' -C '$WORK/x'"
 
-# a. fate-upgrade pack
-SAMPLES=$WORK/s_tool; : >"$SAMPLES"
-for _ in $(seq $RUNS); do
-    timed env FATE_DB_PASS=s3cret "$BIN" pack "$INPUT" -o "$OUT_TOOL" \
-        --set FATE_ROOT=/opt/fate --set DB_USER=fate_admin --force
+    # Sizes: pack's output against tar czf of the tree it holds.
+    FATE_DB_PASS=s3cret "$BIN" pack "$INPUT" -o "$WORK/packed.tar.gz" --set FATE_ROOT=/opt/fate --force >/dev/null
+    rm -rf "$WORK/tree"; mkdir -p "$WORK/tree"; tar xzf "$WORK/packed.tar.gz" -C "$WORK/tree"
+    tar czf "$WORK/reference.tar.gz" -C "$WORK/tree" upgrade_package
+    packed=$(stat -c %s "$WORK/packed.tar.gz"); reference=$(stat -c %s "$WORK/reference.tar.gz")
+    gunzip=${WALL["gzip -dc"]}
+
+    echo
+    echo "### --bulk-mb $size: input $(awk -v b="$(stat -c %s "$INPUT")" 'BEGIN {printf "%.1f", b/1048576}') MiB, median of $RUNS runs"
+    echo
+    echo "| route | wall s | ÷ gzip -dc | peak RSS MiB |"
+    echo "|---|---:|---:|---:|"
+    for r in "${ROUTES[@]}" "apply's extraction (fate-upgrade extract)" "tar xzf"; do
+        awk -v r="$r" -v w="${WALL[$r]}" -v m="${RSS[$r]}" -v g="$gunzip" 'BEGIN {
+            printf "| %s | %.2f | %.2f | %.1f |\n", r, w, (g > 0 ? w / g : 0), m / 1024 }'
+    done
+    echo
+    awk -v p="$packed" -v r="$reference" -v w="${WALL["fate-upgrade pack"]}" -v g="$gunzip" -v e="${WALL["apply's extraction (fate-upgrade extract)"]}" -v t="${WALL["tar xzf"]}" 'BEGIN {
+        printf "pack ÷ gzip -dc: %.2f (goal ≤ 2); output ÷ tar czf: %.4f (goal ≤ 1.01); extraction ÷ tar xzf: %.2f\n", w / g, p / r, e / t }'
+    rm -f "$INPUT" "$WORK/packed.tar.gz" "$WORK/reference.tar.gz"; rm -rf "$WORK/tree" "$WORK/x"
 done
-record "fate-upgrade pack"
-
-# b. manual route, as one sequence
-SAMPLES=$WORK/s_manual; : >"$SAMPLES"
-for _ in $(seq $RUNS); do
-    fresh_manual_dir
-    timed bash -c "tar xzf '$INPUT' -C '$MANUAL_DIR' && sed -i $SED_ARGS '$SCRIPT_IN_DIR' && tar czf '$OUT_MANUAL' -C '$MANUAL_DIR' upgrade_package"
-done
-record "manual: tar xzf + sed -i + tar czf"
-
-# b'. manual route, step by step
-S1=$WORK/s_x; S2=$WORK/s_sed; S3=$WORK/s_c; : >"$S1"; : >"$S2"; : >"$S3"
-for _ in $(seq $RUNS); do
-    fresh_manual_dir
-    SAMPLES=$S1 timed tar xzf "$INPUT" -C "$MANUAL_DIR"
-    SAMPLES=$S2 timed bash -c "sed -i $SED_ARGS '$SCRIPT_IN_DIR'"
-    SAMPLES=$S3 timed tar czf "$OUT_MANUAL" -C "$MANUAL_DIR" upgrade_package
-done
-SAMPLES=$S1 record "manual step 1: tar xzf"
-SAMPLES=$S2 record "manual step 2: sed -i"
-SAMPLES=$S3 record "manual step 3: tar czf"
-
-# c. baselines
-SAMPLES=$WORK/s_gunzip; : >"$SAMPLES"
-for _ in $(seq $RUNS); do
-    timed bash -c "gzip -dc '$INPUT' > /dev/null"
-done
-record "baseline: gzip -dc"
-
-SAMPLES=$WORK/s_regzip; : >"$SAMPLES"
-for _ in $(seq $RUNS); do
-    timed bash -c "gzip -dc '$INPUT' | gzip -6 > /dev/null"
-done
-record "baseline: gzip -dc | gzip -6"
-
-mib() { awk -v b="$(stat -c %s "$1")" 'BEGIN {printf "%.2f", b/1048576}'; }
-
-MANUAL_WALL=${WALL["manual: tar xzf + sed -i + tar czf"]}
-echo
-echo "fixture: --bulk-mb $SIZE_MB; input $(mib "$INPUT") MiB; output: fate-upgrade $(mib "$OUT_TOOL") MiB, manual $(mib "$OUT_MANUAL") MiB; median of $RUNS runs"
-echo
-echo "| route | wall s | peak RSS MiB | wall ratio vs manual |"
-echo "|---|---:|---:|---:|"
-for r in "${ROUTES[@]}"; do
-    awk -v r="$r" -v w="${WALL[$r]}" -v m="${RSS[$r]}" -v base="$MANUAL_WALL" 'BEGIN {
-        gsub(/\|/, "\\|", r)   # a literal | would split the Markdown cell
-        ratio = (base > 0) ? sprintf("%.2f", w / base) : "n/a"
-        printf "| %s | %.2f | %.1f | %s |\n", r, w, m / 1024, ratio }'
-done
-echo
-
-if diff <(tar tzf "$OUT_TOOL" | sort) <(tar tzf "$OUT_MANUAL" | sort) >"$WORK/names.diff"; then
-    echo "member names (fate-upgrade vs manual): OK"
-else
-    echo "member names (fate-upgrade vs manual): FAIL"
-    head -n 20 "$WORK/names.diff"
-fi
-if cmp -s <(tar xzOf "$OUT_TOOL" upgrade_package/upgrade_script.sh) \
-          <(tar xzOf "$OUT_MANUAL" upgrade_package/upgrade_script.sh); then
-    echo "upgrade_script.sh (fate-upgrade vs manual): identical"
-else
-    echo "upgrade_script.sh (fate-upgrade vs manual): differs (informational)"
-fi

@@ -19,7 +19,7 @@ struct FateUpgrade: ParsableCommand {
             `rollback` undoes it; on the fateflow machine, `confmigrate` carries the ZooKeeper settings over.
             """,
         version: "\(versionNumber) (\(BuildInfo.commit.map { "commit \($0)" } ?? "development build"))",
-        subcommands: [Pack.self, Inspect.self, Confmigrate.self, Apply.self, Rollback.self]
+        subcommands: [Pack.self, Inspect.self, Confmigrate.self, Apply.self, Rollback.self, Extract.self]
     )
 
     static let versionNumber = "0.2.0"
