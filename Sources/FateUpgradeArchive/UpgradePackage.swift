@@ -149,7 +149,10 @@ final class ArchiveReader {
         let status = archive_read_next_header(handle, &entry)
         switch status {
         case ARCHIVE_EOF: return nil
-        case ARCHIVE_OK, ARCHIVE_WARN: return entry
+        case ARCHIVE_OK: return entry
+        // A warning means libarchive changed or guessed something (a name it could not convert,
+        // a header it repaired): for a package that is about to be run, that is a refusal.
+        case ARCHIVE_WARN: throw PackageError.corrupt(path, "libarchive: \(lastError)")
         default: throw classify()
         }
     }
@@ -526,37 +529,37 @@ extension UpgradePackage {
     /// `contents()` first; libarchive's own secure-extraction flags guard the same ground again.
     public func extract(into folder: String) throws {
         let reader = try reader()
-        // Entries keep their relative names, so libarchive's checks (no absolute paths, no ..,
-        // nothing through a symlink) apply to them as they are; hence extraction from inside `folder`.
-        let previous = FileManager.default.currentDirectoryPath
-        guard FileManager.default.changeCurrentDirectoryPath(folder) else {
-            throw PackageError.write(folder, "cannot enter the work folder")
-        }
-        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
+        // Names are made absolute under the folder's real path, so the working directory of the
+        // process never changes. The entry model already refused absolute names, `..` and links
+        // that leave the package; libarchive's own checks (no `..`, nothing through a symlink on
+        // disk) guard the same ground again.
+        guard let resolved = realpath(folder, nil) else { throw PackageError.write(folder, String(cString: strerror(errno))) }
+        let base = String(cString: resolved)
+        free(resolved)
         let writer = archive_write_disk_new()
         defer { archive_write_free(writer) }
-        let flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT
-            | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS
+        let flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS
         archive_write_disk_set_options(writer, flags)
         // No owner is restored (no ARCHIVE_EXTRACT_OWNER), so no name lookup is needed.
         let failure = { (name: String) -> PackageError in
             .write("\(folder)/\(name)", archive_error_string(writer).map { String(cString: $0) } ?? "libarchive error")
         }
         while let entry = try reader.next() {
-            let name = entryPath(entry)
-            archive_entry_copy_pathname(entry, UpgradePackage.normalised(name))
+            let name = UpgradePackage.normalised(entryPath(entry))
+            guard !name.isEmpty else { continue }
+            archive_entry_copy_pathname(entry, "\(base)/\(name)")
             if let hardlink = archive_entry_hardlink(entry).map({ String(cString: $0) }) {
-                archive_entry_copy_hardlink(entry, UpgradePackage.normalised(hardlink))
+                archive_entry_copy_hardlink(entry, "\(base)/\(UpgradePackage.normalised(hardlink))")
             }
-            guard archive_write_header(writer, entry) >= ARCHIVE_WARN else { throw failure(name) }
+            guard archive_write_header(writer, entry) == ARCHIVE_OK else { throw failure(name) }
             if archive_entry_size(entry) > 0 {
                 var failed = false
                 try reader.readData { block, offset in
-                    if archive_write_data_block(writer, block.baseAddress, block.count, offset) < ARCHIVE_WARN { failed = true }
+                    if archive_write_data_block(writer, block.baseAddress, block.count, offset) != ARCHIVE_OK { failed = true }
                 }
                 if failed { throw failure(name) }
             }
-            guard archive_write_finish_entry(writer) >= ARCHIVE_WARN else { throw failure(name) }
+            guard archive_write_finish_entry(writer) == ARCHIVE_OK else { throw failure(name) }
         }
         guard archive_write_close(writer) == ARCHIVE_OK else { throw failure(".") }
     }

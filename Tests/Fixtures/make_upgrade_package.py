@@ -615,7 +615,10 @@ def add_bulk(tar, bulk_mb, seed):
     for i, size in enumerate(sizes):
         name = WHEEL_NAMES[i % len(WHEEL_NAMES)]
         if i >= len(WHEEL_NAMES):
-            name = name.replace("-cp36", f".post{i // len(WHEEL_NAMES)}-cp36", 1)
+            # A later round of names gets a post-release tag, so that no path appears twice
+            # (a package with a path twice is refused, as extraction would keep only the last).
+            post = f".post{i // len(WHEEL_NAMES)}"
+            name = name.replace("-cp36", post + "-cp36", 1) if "-cp36" in name else name[:-len(".whl")] + post + ".whl"
         add_stream(tar, f"{TOP}/wheels/{name}", size,
                    GeneratedReader(random_chunks(size, f"{seed}:wheel:{i}")),
                    0o644, ts(5, 8, 1 + i % 50, i % 60))
