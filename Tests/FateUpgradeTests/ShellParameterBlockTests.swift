@@ -128,6 +128,8 @@ private let fixture15 = try! [UInt8](Data(contentsOf: Support.fixtures.appending
     @Test(arguments: [
         ("#!/bin/sh\n#### p ####\nFATE_ROOT=/a\nDB_PASS='open\n#### end ####\n", 4, "unterminated single quote"),
         ("#!/bin/sh\n#### p ####\nFATE_ROOT=/a\nDB_PASS=a b\n#### end ####\n", 4, "DB_PASS= is followed by more text (not shown: it may be the password)"),
+        // Found by fuzz-shell-block: a CR that is not a Windows line ending turned into one on rendering.
+        ("T=/x\n\r\r\nDB_USER=root\n", 2, "a carriage return inside the line (not before its line feed)"),
         ("#!/bin/sh\n#### p ####\nFATE_ROOT=/a\necho hi\n#### end ####\n", 4, "expected NAME=value"),
         ("#!/bin/sh\n#### p ####\nFATE_ROOT=/a\nFATE_ROOT=/b\n#### end ####\n", 4, "assigned twice"),
         ("#!/bin/sh\n#### p ####\nFATE_ROOT=/a\\\n#### end ####\n", 3, "continues onto the next line"),
