@@ -22,7 +22,7 @@ let package = Package(
         // The shared parsing core: pure, testable from strings.
         .target(name: "FateUpgradeCore", dependencies: ["CYAML"]),
         // Reading, rewriting and extracting packages: the only module that sees libarchive and zlib.
-        .target(name: "FateUpgradeArchive", dependencies: ["FateUpgradeCore", "CArchive", "CZlib"]),
+        .target(name: "FateUpgradeArchive", dependencies: ["FateUpgradeCore", "CArchive", "CZlib", "CHost"]),
         // Everything that touches the host: processes, MySQL, services, journal, the operations.
         .target(name: "FateUpgradeHost", dependencies: ["FateUpgradeCore", "FateUpgradeArchive", "CHost"]),
 

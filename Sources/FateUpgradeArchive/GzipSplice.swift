@@ -20,6 +20,8 @@ enum GzipSplice {
     struct Result {
         var bytesIn: Int64
         var bytesOut: Int64
+        /// SHA-256 of the output, hashed on another thread as it was written.
+        var sha256: String
     }
 
     /// nil when the fast path does not apply (several gzip members, a small package with no block
@@ -133,7 +135,11 @@ enum GzipSplice {
         // The new part ends on a byte: an empty stored block, not final, as a sync flush writes it.
         feed(UnsafeRawBufferPointer(start: nil, count: 0), flush: Z_SYNC_FLUSH)
         var written: Int64 = 0
+        let hasher = BackgroundHasher()
+        var hashed = false
+        defer { if !hashed { _ = hasher.finish() } }
         func emit(_ bytes: UnsafeRawBufferPointer) throws(PackageError) {
+            hasher.submit(bytes)
             var offset = 0
             while offset < bytes.count {
                 let count = Glibc.write(output, bytes.baseAddress! + offset, bytes.count - offset)
@@ -193,6 +199,7 @@ enum GzipSplice {
         for shift in stride(from: 0, to: 32, by: 8) { trailer.append(UInt8(truncatingIfNeeded: crc >> UInt32(shift))) }
         for shift in stride(from: 0, to: 32, by: 8) { trailer.append(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
         try emitArray(trailer)
-        return Result(bytesIn: fileSize, bytesOut: written)
+        hashed = true
+        return Result(bytesIn: fileSize, bytesOut: written, sha256: hasher.finish())
     }
 }

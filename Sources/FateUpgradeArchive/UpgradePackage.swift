@@ -330,6 +330,8 @@ public struct UpgradePackage {
         public var bytesIn: Int64 = 0
         public var bytesOut: Int64 = 0
         public var scriptPath = ""
+        /// The output's SHA-256 when it was computed on the way (the splice); nil otherwise.
+        public var sha256: String? = nil
     }
 
     /// The script's tar member (header blocks, data, padding) as the writer of `format` makes it,
@@ -371,7 +373,8 @@ public struct UpgradePackage {
         guard let result = try GzipSplice.rewrite(input: path, facts: facts, scriptMember: range, newMember: member,
                                                   to: fileDescriptor, outputPath: outputPath, level: Int32(compressionLevel),
                                                   progress: progress) else { return nil }
-        return Summary(entries: contents.entries, bytesIn: result.bytesIn, bytesOut: result.bytesOut, scriptPath: contents.script.path)
+        return Summary(entries: contents.entries, bytesIn: result.bytesIn, bytesOut: result.bytesOut, scriptPath: contents.script.path,
+                       sha256: result.sha256)
     }
 
     /// Copies every entry to `fileDescriptor` as a new tar(.gz); the script's bytes go through `transform`.

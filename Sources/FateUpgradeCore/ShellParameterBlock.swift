@@ -167,7 +167,7 @@ public struct ShellParameterBlock: Sendable {
         // so the script would not be what it seems: refused, with the line.
         for index in bytes.indices where bytes[index] == UInt8(ascii: "\r") && index + 1 < bytes.count && bytes[index + 1] != UInt8(ascii: "\n") {
             let line = bytes[..<index].reduce(1) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
-            throw InputError(SourceLocation(file: file, line: line), "a carriage return inside the line (not before its line feed): fix the line endings (dos2unix) first")
+            throw InputError(SourceLocation(file: file, line: line), "cannot parse parameter block: a carriage return inside the line (not before its line feed): fix the line endings (dos2unix) first")
         }
 
         let classified = scriptLines.map { ShellParameterBlock.classify(bytes[$0.content]) }

@@ -365,8 +365,8 @@ public enum PackageChecksum {
 
     /// Writes `<path>.sha256` next to the package; returns its name.
     @discardableResult
-    public static func writeBeside(_ path: String) throws -> String {
-        let digest = try compute(path)
+    public static func writeBeside(_ path: String, digest known: String? = nil) throws -> String {
+        let digest = try known ?? compute(path)
         let file = try AtomicOutputFile(path: path + ".sha256", overwrite: true, mode: 0o644)
         defer { file.discard() }
         try file.write(Array("\(digest)  \(Path.name(path))\n".utf8))

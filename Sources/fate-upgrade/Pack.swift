@@ -151,7 +151,7 @@ extension FateUpgrade {
             progress.finish()
             try file?.commit(overwrite: force)
             // The checksum apply checks before it trusts the package.
-            let checksum = output == "-" ? nil : try PackageChecksum.writeBeside(output)
+            let checksum = output == "-" ? nil : try PackageChecksum.writeBeside(output, digest: summary.sha256)
 
             if outputOptions.json {
                 try FateUpgrade.printJSON(PackReport(plan: plan, script: script.path, input: input, output: output, summary: summary, diff: nil))

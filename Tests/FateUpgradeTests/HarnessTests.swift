@@ -1,4 +1,6 @@
 import FateUpgradeCore
+import FateUpgradeHost
+import FateUpgradeHost
 import Foundation
 import Testing
 

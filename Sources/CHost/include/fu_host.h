@@ -1,6 +1,8 @@
 #ifndef FU_HOST_H
 #define FU_HOST_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /// What a child is started with. Every descriptor other than 0, 1 and 2 is closed in the
@@ -52,6 +54,17 @@ int fu_terminal_silence(int fd);
 void fu_terminal_restore(void);
 /// The commit the binary was built from (scripts/release passes -DFATE_UPGRADE_COMMIT), or NULL.
 const char *fu_build_commit(void);
+
+/// SHA-256, streaming.
+typedef struct {
+    uint32_t h[8];
+    uint64_t length;
+    uint8_t buffer[64];
+    size_t pending;
+} fu_sha256;
+void fu_sha256_init(fu_sha256 *state);
+void fu_sha256_update(fu_sha256 *state, const void *data, size_t count);
+void fu_sha256_final(fu_sha256 *state, uint8_t digest[32]);
 
 /// Core dumps would hold DB_PASS and the ZooKeeper password: none for this process.
 void fu_disable_core_dumps(void);

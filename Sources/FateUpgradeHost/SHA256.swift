@@ -1,0 +1,32 @@
+internal import CHost
+
+/// SHA-256, streaming: the checksum `pack` writes beside a package and `apply` checks, without a
+/// crypto library in a static binary (the rounds are C, for speed).
+public struct SHA256 {
+    private var state = fu_sha256()
+
+    public init() { fu_sha256_init(&state) }
+
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress else { return }
+        fu_sha256_update(&state, base, bytes.count)
+    }
+
+    public mutating func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    /// The digest as 64 lowercase hex digits.
+    public mutating func hexDigest() -> String {
+        var digest = [UInt8](repeating: 0, count: 32)
+        digest.withUnsafeMutableBufferPointer { fu_sha256_final(&state, $0.baseAddress!) }
+        let hex = Array("0123456789abcdef".utf8)
+        return String(decoding: digest.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] }, as: UTF8.self)
+    }
+
+    public static func hex(_ bytes: [UInt8]) -> String {
+        var hasher = SHA256()
+        hasher.update(bytes)
+        return hasher.hexDigest()
+    }
+}
