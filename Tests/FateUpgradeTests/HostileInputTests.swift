@@ -348,3 +348,24 @@ import Testing
         #expect(!left.contains("client.cnf"), "the option file is still there")
     }
 }
+
+/// Values are carried byte for byte: never normalized, never replaced (issue 10).
+@Suite struct ByteExactValueTests {
+    @Test func passwordsArriveByteForByteOrAreRefused() throws {
+        let (folder, input) = try PackTests.workspace()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // NFC é (C3 A9) and the Ångström sign U+212B (E2 84 AB), which normalization would turn into U+00C5.
+        let password = "caf\u{00E9}-\u{212B}"
+        let packed = try Support.tool(["pack", input.path, "-o", folder.appendingPathComponent("a.tar.gz").path], environment: ["FATE_DB_PASS": password])
+        #expect(packed.status == 0, "\(packed.stderr)")
+        let script = try Support.memberBytes("upgrade_package/upgrade_script.sh", of: folder.appendingPathComponent("a.tar.gz"))
+        let line = try #require(script.split(separator: 0x0A).first { $0.starts(with: Array("DB_PASS=".utf8)) })
+        #expect(Array(line) == Array("DB_PASS='caf".utf8) + [0xC3, 0xA9, 0x2D, 0xE2, 0x84, 0xAB, 0x27])
+        // A Latin-1 byte cannot be carried as text: refused, naming the file, never turned into U+FFFD.
+        let latin1 = folder.appendingPathComponent("password")
+        try Data([0x78, 0xE9, 0x79, 0x0A]).write(to: latin1)
+        let refused = try Support.tool(["pack", input.path, "-o", folder.appendingPathComponent("b.tar.gz").path, "--db-pass-file", latin1.path])
+        #expect(refused.status == 1 && refused.stderr.contains("\(latin1.path):1: the password is not UTF-8 text"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("b.tar.gz").path))
+    }
+}
