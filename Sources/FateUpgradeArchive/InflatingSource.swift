@@ -40,6 +40,8 @@ final class InflatingSource {
     /// Why reading stopped, when it was not the end.
     private(set) var failure: PackageError?
     private var first = true
+    /// Sees every compressed chunk as it is read.
+    var onRead: ((UnsafeRawBufferPointer) -> Void)?
 
     init(path: String) throws(PackageError) {
         self.path = path
@@ -67,6 +69,7 @@ final class InflatingSource {
             if count < 0 { failure = .unreadable(path, String(cString: strerror(errno))); return false }
             inputCount = count
             bytesRead += Int64(count)
+            onRead?(UnsafeRawBufferPointer(start: input, count: count))
             stream.next_in = input
             stream.avail_in = UInt32(count)
             return true

@@ -111,6 +111,16 @@ public struct BaseConf: Sendable {
         SourceLocation(file: document.file, line: mark.line, column: mark.column)
     }
 
+    /// Where fate_flow serves HTTP: `fate_flow.host` (0.0.0.0 means every address, so the
+    /// loopback one answers too) and `fate_flow.http_port`.
+    public func fateFlowHTTP() -> (host: String, port: Int)? {
+        guard let flow = YAMLDocument.lookup("fate_flow", in: document.root)?.value,
+              let port = YAMLDocument.lookup("http_port", in: flow)?.value.scalarText.flatMap({ Int($0) }) else { return nil }
+        var host = YAMLDocument.lookup("host", in: flow)?.value.scalarText ?? "127.0.0.1"
+        if host.isEmpty || host == "0.0.0.0" { host = "127.0.0.1" }
+        return (host, port)
+    }
+
     /// The registry settings present in the file, with their lines; wrong types are errors.
     public func current() throws(InputError) -> Current {
         var current = Current()

@@ -27,6 +27,13 @@ public struct RollbackPlan: Hashable, Sendable {
         case renameFolders(in: String, [(from: String, to: String)])
         /// One RENAME TABLE statement, atomic in MySQL and MariaDB.
         case renameTables(database: String, statement: String, [(from: String, to: String)])
+        /// Inflate the snapshot to a private file, its SHA-256 and gzip CRC checked: nothing
+        /// visible changes until it is whole.
+        case stageSnapshot(file: String, sha256: String)
+        /// Load the staged dump into the (emptied) database.
+        case loadSnapshot(database: String, file: String)
+        /// Count each table's rows and compare with the counts recorded when the dump was taken.
+        case checkRows(database: String, [String: Int])
         case startService
 
         public static func == (lhs: Step, rhs: Step) -> Bool { lhs.description == rhs.description }
@@ -45,8 +52,11 @@ public struct RollbackPlan: Hashable, Sendable {
     ///   - backup: the backup folder the upgrade made (`python_<ts>` / `fate_flow_<ts>`), if known.
     ///   - tables: the tables of the database now.
     ///   - date: YYYYmmdd, for the names the upgraded tables are kept under.
+    ///   - snapshot: restore the database from this dump instead of from the `_backup` tables:
+    ///     every current table is renamed aside (to `<t>_pre_restore_<date>`), then the dump is loaded.
     public init(component: UpgradeComponent, codeFolder folder: String, codeName: String, backup: String?,
-                entries: Set<String>, database: String, tables: Set<String>, date: String) {
+                entries: Set<String>, database: String, tables: Set<String>, date: String,
+                snapshot: DatabaseSnapshot? = nil) {
         var steps: [Step] = []
         var notes: [String] = []
         var codeRenames: [(from: String, to: String)] = []
@@ -63,7 +73,15 @@ public struct RollbackPlan: Hashable, Sendable {
             }
         }
         var tableRenames: [(from: String, to: String)] = []
-        if component.touchesDatabase {
+        if component.touchesDatabase, let snapshot {
+            var taken = tables
+            for table in tables.sorted() {
+                let aside = RollbackPlan.freeName("\(table)_pre_restore_\(date)", taken: taken)
+                taken.insert(aside)
+                tableRenames.append((table, aside))
+            }
+            if tableRenames.isEmpty { notes.append("\(database) has no tables: the snapshot is loaded into it as it is") }
+        } else if component.touchesDatabase {
             var taken = tables
             for table in upgradedTables where tables.contains("\(table)_backup") {
                 if tables.contains(table) {
@@ -75,6 +93,9 @@ public struct RollbackPlan: Hashable, Sendable {
             }
             if tableRenames.isEmpty { notes.append("no *_backup tables in \(database): the database was not upgraded, or was already rolled back") }
         }
+        if component.touchesDatabase, let snapshot {
+            steps.append(.stageSnapshot(file: snapshot.file, sha256: snapshot.sha256))
+        }
         if !codeRenames.isEmpty {
             steps.append(.stopService)
             steps.append(.renameFolders(in: folder, codeRenames))
@@ -82,6 +103,10 @@ public struct RollbackPlan: Hashable, Sendable {
         if !tableRenames.isEmpty {
             let pairs = tableRenames.map { "`\($0.from)` TO `\($0.to)`" }.joined(separator: ", ")
             steps.append(.renameTables(database: database, statement: "RENAME TABLE \(pairs);", tableRenames))
+        }
+        if component.touchesDatabase, let snapshot {
+            steps.append(.loadSnapshot(database: database, file: snapshot.file))
+            steps.append(.checkRows(database: database, snapshot.rows))
         }
         if !codeRenames.isEmpty { steps.append(.startService) }
         self.steps = steps
@@ -104,6 +129,10 @@ extension RollbackPlan.Step: CustomStringConvertible {
         case .renameFolders(let folder, let renames):
             "in \(folder): " + renames.map { "mv \($0.from) \($0.to)" }.joined(separator: "; ")
         case .renameTables(let database, let statement, _): "in database \(database): \(statement)"
+        case .stageSnapshot(let file, let sha256): "inflate \(file) to a private file, checking its SHA-256 \(sha256.prefix(12))… and gzip CRC"
+        case .loadSnapshot(let database, let file): "load \(file) into database \(database)"
+        case .checkRows(let database, let rows):
+            "check the row counts of \(rows.count) tables in \(database) against the snapshot's (\(rows.values.reduce(0, +)) rows)"
         case .startService: "start fate_flow"
         }
     }

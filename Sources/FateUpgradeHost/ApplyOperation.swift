@@ -17,6 +17,8 @@ public struct ApplyPlan: Sendable {
     public enum Step: Sendable, CustomStringConvertible {
         /// Into a private folder first, renamed into place when complete.
         case extract(package: String, into: String, entries: Int)
+        /// mysqldump of the database before the SQL runs, compressed, into FATE_ROOT/.fate-upgrade/snapshots/.
+        case snapshot(database: String, file: String, tool: String, estimate: Int64)
         case recordJournal(path: String)
         case runScript(command: String, log: String)
         /// chown -R of what the script made, to FATE_ROOT's owner (root with --allow-root).
@@ -30,6 +32,8 @@ public struct ApplyPlan: Sendable {
             switch self {
             case .extract(let package, let folder, let entries):
                 "extract \(package) into \(folder)/ (\(entries) entries; a private folder until complete, then readable by you only: the script holds DB_PASS)"
+            case .snapshot(let database, let file, let tool, let estimate):
+                "snapshot database \(database) with \(tool) --single-transaction --routines --triggers into \(file) (0600, gzip; about \(Preflight.mebibytes(estimate)) at most)"
             case .recordJournal(let path): "record the journal \(path)"
             case .runScript(let command, let log): "run \(command), logging to \(log)"
             case .handOver(let paths, let owner): "hand \(paths.joined(separator: ", ")) to \(owner.userName) (chown -R)"
@@ -96,11 +100,14 @@ public struct ApplyOperation {
         public var scriptTimeout: Duration
         /// The package's expected SHA-256; else `<package>.sha256` is checked when it is there.
         public var sha256: String?
+        /// Snapshot the database before the SQL (components that touch it).
+        public var snapshot: Bool
 
         public init(package: String, component: UpgradeComponent, workdir: String? = nil, role: MachineRole = .fateflow,
                     confmigrate: Bool = true, force: Bool = false, allowRoot: Bool = false, scriptTimeout: Duration = .seconds(7200),
-                    sha256: String? = nil) {
+                    sha256: String? = nil, snapshot: Bool = true) {
             self.sha256 = sha256
+            self.snapshot = snapshot
             self.package = package
             self.component = component
             self.workdir = workdir
@@ -171,6 +178,7 @@ public struct ApplyOperation {
         var check = Preflight(component: options.component, parameters: parameters, workdir: workdir, contents: contents,
                               interpreter: interpreter, allowRoot: options.allowRoot)
         check.blockNames = block.names
+        check.takesSnapshot = options.snapshot
         check.derived = derived
         check.run()
         var problems = check.problems
@@ -194,6 +202,9 @@ public struct ApplyOperation {
         }
         preflight = check
         alreadyDone = done
+        if !options.snapshot && options.component.touchesDatabase {
+            notes.append("--no-snapshot: the database is not dumped first; if the SQL stops half-way, only the _backup tables it made so far are there to go back to")
+        }
         forcedNotes = notes
 
         var steps: [ApplyPlan.Step] = []
@@ -202,6 +213,10 @@ public struct ApplyOperation {
             let owner = check.serviceOwner
             let service = FateFlowService(p, owner: owner)
             steps.append(.extract(package: options.package, into: workdir, entries: contents.paths.count))
+            if options.snapshot && options.component.touchesDatabase, let tool = check.dumpTool {
+                steps.append(.snapshot(database: Preflight.database, file: "\(DatabaseSnapshots.folder(fateRoot: p.fateRoot))/\(id).sql.gz",
+                                       tool: tool, estimate: check.snapshotEstimate))
+            }
             steps.append(.recordJournal(path: "\(state)/journal/\(id).json"))
             steps.append(.runScript(command: "\(interpreter.shown) \(scriptPath) \(options.component.rawValue)", log: "\(state)/logs/\(id).log"))
             if let owner {
@@ -253,6 +268,7 @@ public struct ApplyOperation {
         var log: LogFile? = nil
         defer { console.attach(nil) }
         var confmigrateChanged = false
+        var snapshot: DatabaseSnapshot? = nil
 
         func fail(_ outcome: UpgradeJournal.Outcome, _ lines: [String], status: Int32 = 1) throws -> Never {
             if var record = journal {
@@ -281,6 +297,16 @@ public struct ApplyOperation {
                 do { try extract(console: console) } catch {
                     try fail(.failed, ["extracting \(options.package) failed, nothing was changed: " + error.operatorLines.joined(separator: "; ")])
                 }
+            case .snapshot(let database, let file, let tool, _):
+                do {
+                    let taken = try DatabaseSnapshots.take(client: preflight.client, tool: tool, database: database,
+                                                           into: Path.parent(file), name: Path.name(file), timeout: options.scriptTimeout,
+                                                           console: console)
+                    console.say("snapshot of \(database): \(taken.file), \(Preflight.mebibytes(taken.bytes)) (\(taken.rows.values.reduce(0, +)) rows in \(taken.rows.count) tables) in \(Int(taken.seconds * 10) / 10).\(Int(taken.seconds * 10) % 10) s")
+                    snapshot = taken
+                } catch {
+                    try fail(.failed, ["the database snapshot failed, so the script was not run and nothing else changed: " + error.operatorLines.joined(separator: "; ")])
+                }
             case .recordJournal:
                 let state = UpgradeJournal.folder(fateRoot: p.fateRoot)
                 do {
@@ -291,8 +317,12 @@ public struct ApplyOperation {
                         workFolder: "\(workdir)/\(contents.script.path.split(separator: "/").first ?? "")",
                         interpreter: interpreter.shown, parameters: p.masked, before: preflight.snapshot(), log: logPath,
                         outcome: .running, warnings: warnings.isEmpty ? nil : warnings, forced: forcedNotes.isEmpty ? nil : forcedNotes.joined(separator: " "))
-                    try record.save()
-                    journal = record
+                    var withState = record
+                    withState.snapshot = snapshot
+                    if !options.snapshot && options.component.touchesDatabase { withState.snapshotSkipped = "--no-snapshot was given" }
+                    withState.stateBefore = preflight.hostState()
+                    try withState.save()
+                    journal = withState
                 } catch {
                     try fail(.failed, ["cannot record the journal, the script was not run: " + error.operatorLines.joined(separator: "; ")])
                 }

@@ -70,6 +70,8 @@ public enum Termination: Sendable, Hashable, CustomStringConvertible {
 public enum ChildInput: Sendable {
     case null
     case file(String)
+    /// A descriptor of ours, read from where it stands; the child gets a copy.
+    case descriptor(Int32)
     /// Handed over through an unlinked temporary file, never a pipe: a child that exits
     /// without reading cannot make us block or fail.
     case bytes([UInt8])
@@ -162,6 +164,10 @@ public enum ChildProcess {
         case .file(let path):
             let descriptor = open(path, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { throw HostError("\(path): cannot open for \(command.executable): \(Errno.text())") }
+            return descriptor
+        case .descriptor(let given):
+            let descriptor = fcntl(given, F_DUPFD_CLOEXEC, 0)
+            guard descriptor >= 0 else { throw HostError("cannot hand input to \(command.executable): \(Errno.text())") }
             return descriptor
         case .bytes(let bytes):
             let folder = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"

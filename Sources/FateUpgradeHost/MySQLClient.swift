@@ -30,9 +30,9 @@ public struct MySQLClient: Sendable {
                   password: parameters.dbPass)
     }
 
-    /// Runs SQL; returns the rows, tab-separated, without column names.
-    @discardableResult
-    public func run(_ sql: String, database: String? = nil) throws(HostError) -> String {
+    /// Runs `body` with the path of a 0600 option file holding the account, in a private folder
+    /// that is removed right after (also when a signal ends the run).
+    func withOptionFile<T>(_ body: (String) throws(HostError) -> T) throws(HostError) -> T {
         let temporary = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         let folder = try FileSystem.makePrivateDirectory(in: temporary, prefix: "fate-upgrade-mysql-")
         let options = "\(folder)/client.cnf"
@@ -52,10 +52,25 @@ public struct MySQLClient: Sendable {
             close(descriptor)
             throw HostError("cannot write the mysql option file: \(error.reason)")
         }
-        var arguments = ["--defaults-extra-file=\(options)", "--batch", "--skip-column-names"]
-        if let database { arguments.append(database) }
-        let result = try ChildProcess.run(Command(binary, arguments), input: .bytes(Array(sql.utf8)), timeout: timeout)
-        let shown = "mysql as \(user) through \(socket)"
+        return try body(options)
+    }
+
+    var shown: String { "mysql as \(user) through \(socket)" }
+
+    /// Runs SQL; returns the rows, tab-separated, without column names.
+    @discardableResult
+    public func run(_ sql: String, database: String? = nil) throws(HostError) -> String {
+        try run(input: .bytes(Array(sql.utf8)), database: database, timeout: timeout)
+    }
+
+    /// Runs the SQL a file or descriptor holds (a dump being restored).
+    @discardableResult
+    func run(input: ChildInput, database: String?, timeout: Duration) throws(HostError) -> String {
+        let result = try withOptionFile { (options) throws(HostError) -> ChildResult in
+            var arguments = ["--defaults-extra-file=\(options)", "--batch", "--skip-column-names"]
+            if let database { arguments.append(database) }
+            return try ChildProcess.run(Command(binary, arguments), input: input, timeout: timeout)
+        }
         if result.timedOut { throw HostError("\(shown): no answer within \(timeout); stopped it") }
         if let signal = result.interruptedBy { throw HostError("\(shown): stopped by \(Signals.name(signal))") }
         guard result.termination.succeeded else {
@@ -63,6 +78,41 @@ public struct MySQLClient: Sendable {
             throw HostError("\(shown): \(mask(message))")
         }
         return result.stdoutText
+    }
+
+    /// Rows as fields (batch mode: tab-separated).
+    public func rows(_ sql: String, database: String? = nil) throws(HostError) -> [[String]] {
+        try run(sql, database: database).split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    /// `table -> column -> column type` for a database, from information_schema.
+    public func columns(in database: String) throws(HostError) -> [String: [String: String]] {
+        var columns: [String: [String: String]] = [:]
+        for row in try rows("SELECT table_name, column_name, column_type FROM information_schema.columns WHERE table_schema = \(Self.sqlString(database));")
+        where row.count == 3 {
+            columns[row[0], default: [:]][row[1]] = row[2]
+        }
+        return columns
+    }
+
+    /// Bytes each table takes (data and indexes), from information_schema.
+    public func tableSizes(in database: String) throws(HostError) -> [String: (data: Int64, index: Int64)] {
+        var sizes: [String: (data: Int64, index: Int64)] = [:]
+        for row in try rows("SELECT table_name, IFNULL(data_length, 0), IFNULL(index_length, 0) FROM information_schema.tables WHERE table_schema = \(Self.sqlString(database));")
+        where row.count == 3 {
+            sizes[row[0]] = (Int64(row[1]) ?? 0, Int64(row[2]) ?? 0)
+        }
+        return sizes
+    }
+
+    /// Exact row counts, one query for all the tables.
+    public func rowCounts(_ tables: [String], in database: String) throws(HostError) -> [String: Int] {
+        guard !tables.isEmpty else { return [:] }
+        let query = tables.sorted().map { "SELECT \(Self.sqlString($0)), COUNT(*) FROM \(Self.identifier(database)).\(Self.identifier($0))" }
+            .joined(separator: " UNION ALL ") + ";"
+        var counts: [String: Int] = [:]
+        for row in try rows(query) where row.count == 2 { counts[row[0]] = Int(row[1]) }
+        return counts
     }
 
     private func mask(_ text: String) -> String {
@@ -87,6 +137,10 @@ public struct MySQLClient: Sendable {
             }
         }
         return out + "\""
+    }
+
+    static func identifier(_ name: String) -> String {
+        "`" + name.replacing("`", with: "``") + "`"
     }
 
     static func sqlString(_ text: String) -> String {

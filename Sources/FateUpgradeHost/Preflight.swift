@@ -19,6 +19,12 @@ public struct Preflight {
     /// The names the script's parameter block sets; others (1.5.x's PYTHON_PACKAGE_PATH) are derived by the script.
     public var blockNames: [String] = ScriptParameters.CodingKeys.allCases.map(\.rawValue)
     public var derived: [String: ShellParameterBlock.DerivedValue] = [:]
+    /// Whether a snapshot of the database is taken before the SQL (`--no-snapshot` says not).
+    public var takesSnapshot = true
+    /// The program that takes it, once found.
+    public private(set) var dumpTool: String?
+    /// The estimate the free-space check used, for the plan.
+    public private(set) var snapshotEstimate: Int64 = 0
     public private(set) var passed: [String] = []
     public private(set) var problems: [String] = []
     public private(set) var warnings: [String] = []
@@ -163,9 +169,58 @@ public struct Preflight {
             if !stale.isEmpty {
                 problems.append("\(Self.database) already has \(stale.joined(separator: ", ")): the upgrade SQL's `create table … like` would fail; roll back the earlier upgrade or rename them first")
             }
+            try checkSpace()
         } catch {
             problems.append(error.description)
         }
+    }
+
+    /// Room for the snapshot under FATE_ROOT, and for the `_backup` copies the SQL makes in
+    /// MySQL's data folder (from information_schema's sizes).
+    private mutating func checkSpace() throws(HostError) {
+        let p = parameters
+        let sizes = try client.tableSizes(in: Self.database)
+        if takesSnapshot {
+            if let tool = DatabaseSnapshots.dumpTool(p) {
+                dumpTool = tool
+                passed.append("mysqldump \(tool)")
+            } else {
+                problems.append("no mysqldump at \(p.mysqlRoot)/bin/mysqldump nor on PATH, so the database cannot be snapshotted first; install it, or give --no-snapshot to go without")
+            }
+            let data = sizes.values.reduce(Int64(0)) { $0 + $1.data }
+            snapshotEstimate = DatabaseSnapshots.estimatedBytes(dataBytes: data)
+            let folder = DatabaseSnapshots.folder(fateRoot: p.fateRoot)
+            let place = [folder, UpgradeJournal.folder(fateRoot: p.fateRoot), p.fateRoot].first(where: FileSystem.isDirectory) ?? p.fateRoot
+            if let free = FileSystem.freeBytes(at: place) {
+                if free < snapshotEstimate {
+                    problems.append("\(place) has \(Self.mebibytes(free)) free; the snapshot of \(Self.database) (\(Self.mebibytes(data)) of table data) needs about \(Self.mebibytes(snapshotEstimate)): free some space, or give --no-snapshot to go without")
+                } else {
+                    passed.append("room for the snapshot (\(Self.mebibytes(free)) free, about \(Self.mebibytes(snapshotEstimate)) needed)")
+                }
+            }
+        }
+        let copied = upgradedTables.compactMap { sizes[$0] }.reduce(Int64(0)) { $0 + $1.data + $1.index }
+        guard let row = try client.rows("SELECT @@datadir;").first, let dataFolder = row.first, !dataFolder.isEmpty else { return }
+        if let free = FileSystem.freeBytes(at: dataFolder) {
+            if free < copied + (16 << 20) {
+                problems.append("MySQL's data folder \(dataFolder) has \(Self.mebibytes(free)) free; the SQL's _backup copies of the upgraded tables need \(Self.mebibytes(copied)) and more while they are written")
+            } else {
+                passed.append("room for the _backup tables in \(dataFolder)")
+            }
+        } else {
+            warnings.append("MySQL's data folder \(dataFolder) cannot be looked at from here (\(Errno.text())); the SQL's _backup copies need \(Self.mebibytes(copied)) there: check its free space by hand")
+        }
+    }
+
+    public static func mebibytes(_ bytes: Int64) -> String {
+        let tenths = bytes * 10 / 1_048_576
+        return bytes >= 10 << 20 ? "\(bytes >> 20) MiB" : "\(tenths / 10).\(tenths % 10) MiB"
+    }
+
+    /// The python tree's and the schema's state now, for the journal.
+    public func hostState() -> HostState {
+        HostState(python: component.touchesPython ? HostFacts.pythonLayout(of: "\(parameters.fateRoot)/python") : nil,
+                  schema: component.touchesDatabase ? (try? SchemaState.judge(client.columns(in: Self.database))) : nil)
     }
 
     /// The backups and backup tables present now, for the journal.

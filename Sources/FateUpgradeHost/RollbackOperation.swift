@@ -16,8 +16,12 @@ public struct RollbackOperation {
         public var package: String?
         public var password: Secret?
         public var allowRoot: Bool
+        /// Restore the database from the snapshot apply took, instead of from the `_backup` tables.
+        public var fromSnapshot: Bool
 
-        public init(fateRoot: String, component: UpgradeComponent? = nil, package: String? = nil, password: Secret? = nil, allowRoot: Bool = false) {
+        public init(fateRoot: String, component: UpgradeComponent? = nil, package: String? = nil, password: Secret? = nil,
+                    allowRoot: Bool = false, fromSnapshot: Bool = false) {
+            self.fromSnapshot = fromSnapshot
             self.fateRoot = fateRoot
             self.component = component
             self.package = package
@@ -47,6 +51,7 @@ public struct RollbackOperation {
     /// Set when the newest upgrade was rolled back already.
     public let alreadyRolledBack: UpgradeJournal?
     let client: MySQLClient
+    let snapshot: DatabaseSnapshot?
 
     let lock: StateLock
 
@@ -62,36 +67,8 @@ public struct RollbackOperation {
         let component = options.component ?? journal?.component ?? .all
         self.component = component
 
-        // The parameters: the journal's (secrets masked), completed from the package's script.
-        var values = journal?.parameters ?? [:]
-        let scriptPath = journal?.script ?? options.package
-        if let scriptPath, FileSystem.exists(scriptPath) {
-            let home = Path.home
-            // The journal names the extracted script; --package may be an archive or its folder.
-            let isPackage = FileSystem.isDirectory(scriptPath) || [".gz", ".tgz", ".tar"].contains(where: scriptPath.hasSuffix)
-            let bytes = isPackage ? try UpgradePackage(path: scriptPath).readScript().bytes : try FileSystem.read(scriptPath)
-            let scriptValues = try ShellParameterBlock(parsing: bytes, file: scriptPath).evaluated(home: home)
-            // Commands and paths come from the package's own parameters; a journal that says
-            // otherwise (edited, or from another package) is not followed.
-            if let journal {
-                for (name, value) in scriptValues where journal.parameters[name] != nil && journal.parameters[name] != ShellParameterBlock.mask
-                    && journal.parameters[name] != value {
-                    throw InputError(SourceLocation(file: journal.path), "\(name) is \(journal.parameters[name]!) here but \(value) in the package's script \(scriptPath); rollback follows neither: check which is right")
-                }
-            }
-            for (name, value) in scriptValues where values[name] == nil || values[name] == ShellParameterBlock.mask {
-                values[name] = value
-            }
-        }
-        let root = options.fateRoot
-        values["FATE_ROOT"] = values["FATE_ROOT"] ?? root
-        let defaults = ["DEPLOY_METHOD": "allinone", "DB_USER": "root", "FATE_FLOW_ROOT": "\(root)/python/fate_flow",
-                        "MYSQL_ROOT": "\(root)/common/mysql/mysql-8.0.13", "SUPERVISOR_ROOT": "/data/projects/common/supervisord"]
-        for (name, value) in defaults where values[name] == nil { values[name] = value }
-        if values["MYSQL_SOCKET_PATH"] == nil { values["MYSQL_SOCKET_PATH"] = "\(values["MYSQL_ROOT"]!)/run/mysql.sock" }
-        if let password = options.password { values["DB_PASS"] = password.revealed }
-        if values["DB_PASS"] == ShellParameterBlock.mask { values["DB_PASS"] = nil }
-        let parameters = ScriptParameters(values: values)
+        let parameters = try HostParameters.resolve(fateRoot: options.fateRoot, journal: journal, package: options.package,
+                                                    password: options.password)
 
         var owner: FileOwner? = nil
         if geteuid() == 0, let treeOwner = FileOwner.of(parameters.fateRoot), treeOwner.uid != 0 {
@@ -120,8 +97,25 @@ public struct RollbackOperation {
             }
             tables = try client.tables(in: Preflight.database)
         }
+        var snapshot: DatabaseSnapshot? = nil
+        if options.fromSnapshot {
+            guard let journal else { throw HostError("--from-snapshot: there is no upgrade left to roll back in \(options.fateRoot)") }
+            guard component.touchesDatabase else {
+                throw HostError("--from-snapshot: the run \(journal.id) upgraded \(component.rawValue), which does not touch the database")
+            }
+            guard let taken = journal.snapshot else {
+                throw HostError("--from-snapshot: the run \(journal.id) has no snapshot (\(journal.snapshotSkipped ?? "none was taken")); roll back without --from-snapshot")
+            }
+            if let problem = DatabaseSnapshots.problem(with: taken) { throw HostError("--from-snapshot: \(problem); nothing was changed") }
+            if let free = FileSystem.freeBytes(at: Path.parent(taken.file)), free < taken.uncompressedBytes + (1 << 20) {
+                throw HostError("--from-snapshot: \(Path.parent(taken.file)) has \(Preflight.mebibytes(free)) free; the inflated dump needs \(Preflight.mebibytes(taken.uncompressedBytes)); nothing was changed")
+            }
+            snapshot = taken
+        }
+        self.snapshot = snapshot
         var plan = RollbackPlan(component: component, codeFolder: codeFolder, codeName: codeName, backup: backup,
-                                entries: entries, database: Preflight.database, tables: tables, date: Clock.local("%Y%m%d"))
+                                entries: entries, database: Preflight.database, tables: tables, date: Clock.local("%Y%m%d"),
+                                snapshot: snapshot)
         // A nodemanager machine must not run fate_flow (one per cluster): it stays stopped.
         if journal?.role == MachineRole.nodemanager.rawValue, plan.steps.contains(.startService) {
             plan.steps.removeAll { $0 == .startService }
@@ -157,6 +151,7 @@ public struct RollbackOperation {
     public func execute(console: Console = .shared) throws -> Report {
         try Signals.deferring {
             var done: [String] = []
+            var staged: StagedDump? = nil
             for step in plan.steps {
                 if let signal = Signals.received {
                     throw Interrupted(signal: signal, detail: "rollback stopped before: \(shown(step)); done so far: \(done.isEmpty ? "nothing" : done.joined(separator: "; "))")
@@ -177,6 +172,20 @@ public struct RollbackOperation {
                     }
                 case .renameTables(let database, let statement, _):
                     try client.run(statement, database: database)
+                case .stageSnapshot:
+                    guard let snapshot else { throw HostError("internal: no snapshot to stage") }
+                    staged = try DatabaseSnapshots.stage(snapshot)
+                case .loadSnapshot(let database, let file):
+                    guard let dump = staged else { throw HostError("internal: the snapshot was not staged") }
+                    do { try client.run(input: .descriptor(dump.descriptor), database: database, timeout: .seconds(6 * 3600)) } catch {
+                        throw HostError("loading \(file) failed: \(error.operatorLines.joined(separator: "; ")); done so far: \(done.joined(separator: "; ")). The tables as they were are kept under their _pre_restore_ names")
+                    }
+                    staged = nil
+                case .checkRows(let database, let expected):
+                    let differences = DatabaseSnapshots.differences(expected: expected, actual: try client.rowCounts(Array(expected.keys), in: database))
+                    guard differences.isEmpty else {
+                        throw HostError("the restored \(database) does not match the snapshot: \(differences.joined(separator: "; ")); done so far: \(done.joined(separator: "; "))")
+                    }
                 }
                 done.append(step.description)
                 console.say("done: \(step.description)")

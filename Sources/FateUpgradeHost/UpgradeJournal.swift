@@ -6,6 +6,16 @@ import Foundation
 #endif
 import Glibc
 
+/// What a host's python tree and schema were, as far as they were looked at.
+public struct HostState: Codable, Sendable, Hashable {
+    public var python: PythonTreeLayout?
+    public var schema: SchemaState?
+    public init(python: PythonTreeLayout?, schema: SchemaState?) {
+        self.python = python
+        self.schema = schema
+    }
+}
+
 /// The record of one upgrade run on this host, kept under FATE_ROOT/.fate-upgrade/journal/.
 /// Written before the package's script runs and again after, so that even a run killed
 /// midway leaves what rollback needs: what existed before, and where to look.
@@ -65,6 +75,16 @@ public struct UpgradeJournal: Codable, Sendable {
     public var forced: String?
     public var confmigrate: String?
     public var rolledBack: Rollback?
+    /// The dump of the database taken before the script ran (components that touch MySQL).
+    public var snapshot: DatabaseSnapshot?
+    /// Why there is none: `--no-snapshot`.
+    public var snapshotSkipped: String?
+    /// Where the host stood before the run, for `verify --rolled-back`.
+    public var stateBefore: HostState?
+    /// When `verify` found the upgrade complete; `cleanup` may then remove its backups.
+    public var verifiedAt: String?
+    /// What `cleanup` removed of this run's backups, and when.
+    public var cleanedUp: [String]?
 
     public init(id: String, startedAt: String, host: String, component: UpgradeComponent, role: String, package: String,
                 script: String, workFolder: String? = nil, interpreter: String? = nil, parameters: [String: String],
@@ -151,6 +171,12 @@ public struct UpgradeJournal: Codable, Sendable {
         }
         if let flow = parameters["FATE_FLOW_ROOT"], !flow.isEmpty, !inside(flow, self.fateRoot) {
             return "its FATE_FLOW_ROOT \(flow) is not under FATE_ROOT"
+        }
+        if let snapshot, !inside(snapshot.file, DatabaseSnapshots.folder(fateRoot: self.fateRoot)) || snapshot.file.contains("/../") {
+            return "its snapshot \(snapshot.file) is not under \(DatabaseSnapshots.folder(fateRoot: self.fateRoot))"
+        }
+        if let snapshot, !inside(snapshot.file, DatabaseSnapshots.folder(fateRoot: self.fateRoot)) {
+            return "its snapshot \(snapshot.file) is not under \(DatabaseSnapshots.folder(fateRoot: self.fateRoot))"
         }
         if !inside(log, UpgradeJournal.folder(fateRoot: self.fateRoot)) { return "its log \(log) is not under \(UpgradeJournal.folder(fateRoot: self.fateRoot))" }
         for name in before.pythonBackups + (after?.pythonBackups ?? []) + before.fateFlowBackups + (after?.fateFlowBackups ?? [])

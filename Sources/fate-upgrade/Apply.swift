@@ -41,6 +41,9 @@ extension FateUpgrade {
         @Flag(help: "Do not run confmigrate after a successful all or fatepython upgrade.")
         var noConfmigrate = false
 
+        @Flag(help: "Do not dump the database before the SQL runs (all, mysql); then only the _backup tables the SQL makes are there to go back to.")
+        var noSnapshot = false
+
         @Flag(help: "Check and print the steps, then stop without changing anything.")
         var plan = false
 
@@ -70,7 +73,8 @@ extension FateUpgrade {
             let console = Console.shared
             let operation = try ApplyOperation.prepare(.init(
                 package: package, component: component, workdir: workdir, role: role, confmigrate: !noConfmigrate,
-                force: force, allowRoot: allowRoot, scriptTimeout: .seconds(scriptTimeout), sha256: sha256))
+                force: force, allowRoot: allowRoot, scriptTimeout: .seconds(scriptTimeout), sha256: sha256,
+                snapshot: !noSnapshot))
             if let checksum = operation.checksum { console.say("checksum: SHA-256 as \(checksum) says") }
             operation.warnings.forEach(console.warn)
             console.say("preflight passed: \(operation.preflight.passed.joined(separator: "; "))")

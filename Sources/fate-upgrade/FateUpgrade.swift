@@ -16,10 +16,12 @@ struct FateUpgrade: ParsableCommand {
         discussion: """
             On the jump host, `pack` writes upgrade_package_new.tar.gz with your parameters \
             (`inspect` shows what a package holds). On each target, `apply` runs the upgrade and \
-            `rollback` undoes it; on the fateflow machine, `confmigrate` carries the ZooKeeper settings over.
+            `rollback` undoes it; on the fateflow machine, `confmigrate` carries the ZooKeeper settings over. \
+            `status` shows where a host stands, `verify` checks the upgrade, `cleanup` removes what it left.
             """,
         version: "\(versionNumber) (\(BuildInfo.commit.map { "commit \($0)" } ?? "development build"))",
-        subcommands: [Pack.self, Inspect.self, Confmigrate.self, Apply.self, Rollback.self, Extract.self]
+        subcommands: [Pack.self, Inspect.self, Confmigrate.self, Apply.self, Status.self, Verify.self, Rollback.self, Cleanup.self,
+                      Extract.self, Snapshot.self]
     )
 
     static let versionNumber = "0.2.0"
@@ -47,7 +49,9 @@ struct FateUpgrade: ParsableCommand {
             }
             error.lines.forEach(console.error)
             Glibc.exit(error.exitStatus)
-        } catch let error where error is CleanExit || error is ExitCode || error is ValidationError {
+        } catch let error where error is CleanExit || error is ExitCode || error is ValidationError
+                    || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            // Help and usage: `--help` comes back as argument-parser's own (internal) error type.
             exit(withError: error)
         } catch {
             error.operatorLines.forEach(console.error)

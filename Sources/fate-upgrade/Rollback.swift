@@ -34,6 +34,9 @@ extension FateUpgrade {
                 completion: .file())
         var package: String?
 
+        @Flag(help: "Restore the database from the snapshot apply took (after moving the current tables aside), and check its row counts.")
+        var fromSnapshot = false
+
         @Flag(help: "Print the steps and stop.")
         var plan = false
 
@@ -52,7 +55,8 @@ extension FateUpgrade {
             let console = Console.shared
             let given = try password.read() ?? ProcessInfo.processInfo.environment["FATE_DB_PASS"]
             let operation = try RollbackOperation(.init(fateRoot: fateRoot, component: component, package: package,
-                                                        password: given.map(Secret.init), allowRoot: allowRoot))
+                                                        password: given.map(Secret.init), allowRoot: allowRoot,
+                                                        fromSnapshot: fromSnapshot))
             if let last = operation.alreadyRolledBack, let done = last.rolledBack {
                 console.say("nothing to roll back: the last upgrade, \(last.id), was rolled back at \(done.at)")
                 if json { try FateUpgrade.printJSON(operation.report(outcome: "unchanged", changed: false)) }

@@ -1,0 +1,175 @@
+import FateUpgradeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+
+/// `cleanup`: what upgrades and rollbacks left behind, once the upgrade is signed off. One plan:
+/// `--plan` prints it, `--yes` removes exactly it. What a rollback of a run that is not verified
+/// still needs (its backup, its `_backup` tables, its snapshot, the work folder holding DB_PASS)
+/// is kept unless `force`.
+public struct CleanupOperation {
+    public struct Item: Encodable, Sendable, Hashable {
+        public enum Kind: String, Encodable, Sendable { case folder, table, file }
+        public var kind: Kind
+        /// A path, or a table name.
+        public var name: String
+        public var bytes: Int64
+        public var why: String
+        /// The run it belongs to, if any.
+        public var run: String?
+    }
+
+    public struct Report: Encodable, Sendable {
+        public var outcome: String
+        public var changed: Bool
+        public var remove: [Item]
+        public var keep: [Item]
+        public var removed: [String]
+        public var notes: [String]
+        public var bytes: Int64
+    }
+
+    public let view: HostView
+    public let remove: [Item]
+    public let keep: [Item]
+    public let notes: [String]
+    let lock: StateLock
+
+    /// - Parameters:
+    ///   - snapshotAge: snapshots older than this many seconds are removed (those a kept run needs, never).
+    ///   - force: remove also what a rollback of a run that is not verified needs.
+    public init(fateRoot: String, password: Secret?, snapshotAge: Int, force: Bool) throws {
+        lock = try StateLock(fateRoot: fateRoot, for: "cleanup")
+        let view = try HostView(fateRoot: fateRoot, password: password)
+        self.view = view
+        let root = view.fateRoot
+        var notes: [String] = []
+        var candidates: [Item] = []
+        var protectedNames: [String: String] = [:]
+
+        // What each run made, and whether a rollback may still need it.
+        for run in view.journals {
+            let needed = run.rolledBack == nil && (run.outcome != .succeeded || run.verifiedAt == nil)
+            let reason = run.outcome != .succeeded ? "\(run.id) \(run.outcome.rawValue) and is not rolled back: rollback needs it"
+                : "\(run.id) is not verified: rollback needs it (run fate-upgrade verify first, or give --force)"
+            func note(_ name: String) { if needed && !force { protectedNames[name] = reason } }
+            if run.rolledBack == nil {
+                for name in (run.after?.pythonBackups ?? []).filter({ !run.before.pythonBackups.contains($0) }) { note("\(root)/\(name)") }
+                let flowParent = Path.parent(run.parameters["FATE_FLOW_ROOT"] ?? "\(root)/python/fate_flow")
+                for name in (run.after?.fateFlowBackups ?? []).filter({ !run.before.fateFlowBackups.contains($0) }) { note("\(flowParent)/\(name)") }
+                for table in (run.after?.backupTables ?? []).filter({ !run.before.backupTables.contains($0) }) { note(table) }
+                // A run that stopped half-way may have made _backup tables the journal could not record.
+                if run.outcome != .succeeded { for table in upgradedTables { note("\(table)_backup") } }
+                if let snapshot = run.snapshot { note(snapshot.file) }
+                if let folder = run.workFolder { note(folder) }
+            }
+            if let folder = run.workFolder, FileSystem.isRealDirectory(folder) {
+                candidates.append(Item(kind: .folder, name: folder, bytes: HostFacts.size(of: folder),
+                                       why: "the extracted package of \(run.id): it holds DB_PASS", run: run.id))
+                let parent = Path.parent(folder), base = Path.name(folder)
+                for name in FileSystem.names(in: parent) where name.hasPrefix("\(base).previous-") {
+                    candidates.append(Item(kind: .folder, name: "\(parent)/\(name)", bytes: HostFacts.size(of: "\(parent)/\(name)"),
+                                           why: "an earlier extracted package, kept aside: it holds an earlier DB_PASS", run: nil))
+                }
+            }
+        }
+
+        // Code backups: python_<ts> and python_upgrade_backup*, and the same of fate_flow.
+        let flowRoot = view.parameters.fateFlowRoot
+        for (folder, code) in [(root, "python"), (Path.parent(flowRoot), Path.name(flowRoot))] {
+            for name in FileSystem.names(in: folder).sorted() {
+                let path = "\(folder)/\(name)"
+                guard FileSystem.isRealDirectory(path) else { continue }
+                if name.hasPrefix("\(code)_upgrade_backup") {
+                    candidates.append(Item(kind: .folder, name: path, bytes: HostFacts.size(of: path),
+                                           why: "the upgraded \(code)/ a rollback moved aside", run: nil))
+                } else if name.hasPrefix("\(code)_"), PythonBackupName.timestamp(of: "python_" + name.dropFirst(code.count + 1)) != nil {
+                    let owner = view.journals.first { ($0.after?.pythonBackups ?? []).contains(name) || ($0.after?.fateFlowBackups ?? []).contains(name) }
+                    candidates.append(Item(kind: .folder, name: path, bytes: HostFacts.size(of: path),
+                                           why: "the \(code)/ from before an upgrade", run: owner?.id))
+                }
+            }
+        }
+
+        // Snapshots older than the age given.
+        let snapshots = DatabaseSnapshots.folder(fateRoot: root)
+        let now = Int(time(nil))
+        for name in FileSystem.names(in: snapshots).sorted() where name.hasSuffix(".sql.gz") {
+            let path = "\(snapshots)/\(name)"
+            let age = now - (HostFacts.modified(path) ?? now)
+            let owner = view.journals.first { $0.snapshot?.file == path }
+            if age >= snapshotAge {
+                candidates.append(Item(kind: .file, name: path, bytes: HostFacts.size(of: path),
+                                       why: "a database snapshot \(age / 86400) days old", run: owner?.id))
+            } else {
+                notes.append("\(path) is younger than the age given (\(snapshotAge / 86400) days); kept")
+            }
+        }
+
+        // Tables the upgrade SQL and rollbacks leave.
+        if let client = view.client {
+            let sizes = try client.tableSizes(in: Preflight.database)
+            for table in sizes.keys.filter(HostView.isLeftoverTable).sorted() {
+                let owner = view.journals.last { ($0.after?.backupTables ?? []).contains(table) }
+                candidates.append(Item(kind: .table, name: table, bytes: sizes[table]!.data + sizes[table]!.index,
+                                       why: table.hasSuffix("_backup") ? "the upgrade SQL's copy of the table before it" : "a table a rollback moved aside",
+                                       run: owner?.id))
+            }
+        } else if let note = view.databaseNote {
+            notes.append("tables not looked at: \(note)")
+        }
+
+        var remove: [Item] = []
+        var keep: [Item] = []
+        var seen: Set<String> = []
+        for item in candidates where seen.insert(item.name).inserted {
+            if let reason = protectedNames[item.name] {
+                keep.append(Item(kind: item.kind, name: item.name, bytes: item.bytes, why: reason, run: item.run))
+            } else {
+                remove.append(item)
+            }
+        }
+        self.remove = remove
+        self.keep = keep
+        self.notes = notes
+    }
+
+    public var bytes: Int64 { remove.reduce(0) { $0 + $1.bytes } }
+
+    public func report(outcome: String, removed: [String] = []) -> Report {
+        Report(outcome: outcome, changed: !removed.isEmpty, remove: remove, keep: keep, removed: removed, notes: notes, bytes: bytes)
+    }
+
+    /// Removes the items, tables in one DROP TABLE; journals record what went.
+    public func execute(console: Console = .shared) throws -> Report {
+        try Signals.deferring {
+            var removed: [String] = []
+            let tables = remove.filter { $0.kind == .table }.map(\.name)
+            if !tables.isEmpty, let client = view.client {
+                try client.run("DROP TABLE " + tables.map(MySQLClient.identifier).joined(separator: ", ") + ";", database: Preflight.database)
+                removed += tables
+                console.say("dropped \(tables.joined(separator: ", "))")
+            }
+            for item in remove where item.kind != .table {
+                if let signal = Signals.received {
+                    throw Interrupted(signal: signal, detail: "cleanup stopped; removed so far: \(removed.isEmpty ? "nothing" : removed.joined(separator: ", "))")
+                }
+                if item.kind == .folder { try FileSystem.removeTree(item.name) } else if unlink(item.name) != 0 && errno != ENOENT {
+                    throw HostError("\(item.name): cannot remove: \(Errno.text())")
+                }
+                removed.append(item.name)
+                console.say("removed \(item.name)")
+            }
+            var byRun: [String: [String]] = [:]
+            for item in remove { if let run = item.run { byRun[run, default: []].append(item.name) } }
+            for var run in try UpgradeJournal.all(fateRoot: view.fateRoot) where byRun[run.id] != nil {
+                run.cleanedUp = (run.cleanedUp ?? []) + byRun[run.id]!
+                try run.save()
+            }
+            return report(outcome: "cleaned", removed: removed)
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import FateUpgradeArchive
+import FateUpgradeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+
+/// One FATE host as the journals and the disk describe it: what `status`, `verify` and `cleanup` read.
+public struct HostView {
+    public let fateRoot: String
+    public let journals: [UpgradeJournal]
+    public let parameters: ScriptParameters
+    public let role: MachineRole
+    /// Set when the database can be asked (its socket is here and DB_PASS is known).
+    public let client: MySQLClient?
+    /// Why it cannot, when it cannot.
+    public let databaseNote: String?
+
+    public var live: [UpgradeJournal] { journals.filter { $0.rolledBack == nil } }
+
+    public init(fateRoot: String, role: MachineRole? = nil, password: Secret? = nil) throws {
+        guard FileSystem.isDirectory(fateRoot) else { throw HostError("FATE_ROOT \(fateRoot) is not a folder (give --fate-root)") }
+        if let problem = StateFolder.problems(fateRoot: fateRoot).first { throw HostError(problem) }
+        self.fateRoot = fateRoot
+        journals = try UpgradeJournal.all(fateRoot: fateRoot)
+        let newest = journals.last { $0.rolledBack == nil } ?? journals.last
+        parameters = try HostParameters.resolve(fateRoot: fateRoot, journal: newest, password: password)
+        self.role = role ?? newest.flatMap { MachineRole(rawValue: $0.role) } ?? .fateflow
+        var status = stat()
+        if stat(parameters.mysqlSocketPath, &status) != 0 || status.st_mode & S_IFMT != S_IFSOCK {
+            client = nil
+            databaseNote = "no MySQL socket at \(parameters.mysqlSocketPath): the database is not on this host"
+        } else if parameters.dbPass.isEmpty {
+            client = nil
+            databaseNote = "DB_PASS is not known here (the upgrade's work folder is gone): give --db-pass-file, --db-pass-stdin or FATE_DB_PASS"
+        } else {
+            client = MySQLClient(parameters)
+            databaseNote = nil
+        }
+    }
+
+    /// The components upgraded by runs that are in place.
+    public var upgraded: Set<UpgradeComponent> { Set(live.filter { $0.outcome == .succeeded }.map(\.component)) }
+    public var pythonUpgraded: Bool { upgraded.contains { $0.touchesPython } }
+    public var databaseUpgraded: Bool { upgraded.contains { $0.touchesDatabase } }
+
+    public var fateFlowPids: [Int32] { HostFacts.fateFlowProcesses(flowRoot: parameters.fateFlowRoot) }
+
+    public var baseConfPath: String { "\(fateRoot)/python/arch/conf/base_conf.yaml" }
+
+    public func baseConf() -> BaseConf? {
+        guard let bytes = try? FileSystem.read(baseConfPath, limit: 1 << 20) else { return nil }
+        return try? BaseConf(parsing: bytes, file: baseConfPath)
+    }
+
+    public func schema() throws(HostError) -> SchemaState? {
+        guard let client else { return nil }
+        return SchemaState.judge(try client.columns(in: Preflight.database))
+    }
+
+    /// The python_<ts> backup a run made, when it is still there.
+    public func pythonBackup(of run: UpgradeJournal) -> String? {
+        let made = (run.after?.pythonBackups ?? []).filter { !run.before.pythonBackups.contains($0) }
+        return made.sorted().last.flatMap { FileSystem.isRealDirectory("\(fateRoot)/\($0)") ? "\(fateRoot)/\($0)" : nil }
+    }
+
+    /// Tables named as the upgrade and its rollbacks leave them: `<t>_backup`, `<t>_backup_<date>[_n]`, `<t>_pre_restore_<date>[_n]`.
+    public static func isLeftoverTable(_ name: String) -> Bool {
+        for table in upgradedTables + ["t_queue"] {
+            for marker in ["_backup", "_pre_restore_"] where name.hasPrefix(table + marker) {
+                let rest = name.dropFirst(table.count + marker.count)
+                if marker == "_backup" && rest.isEmpty { return true }
+                let digits = rest.drop { $0 == "_" }
+                let parts = digits.split(separator: "_")
+                if let first = parts.first, first.count == 8, first.allSatisfy(\.isNumber), parts.count <= 2,
+                   parts.dropFirst().allSatisfy({ $0.allSatisfy(\.isNumber) }) { return true }
+            }
+        }
+        // A table FATE never had: only the prefixes above count.
+        return false
+    }
+}
+
+/// `status`: where this host stands.
+public struct HostStatus: Encodable, Sendable {
+    public struct Run: Encodable, Sendable {
+        public var id: String
+        public var startedAt: String
+        public var finishedAt: String?
+        public var component: String
+        public var role: String
+        public var outcome: String
+        public var rolledBackAt: String?
+        public var verifiedAt: String?
+        public var snapshot: String?
+    }
+    public struct Tree: Encodable, Sendable {
+        public var path: String
+        public var layout: String
+    }
+    public struct Item: Encodable, Sendable {
+        public var name: String
+        public var bytes: Int64
+    }
+    public struct Service: Encodable, Sendable {
+        public var running: Bool
+        public var pids: [Int32]
+        /// Whether it should run here: true on the fateflow machine, false on a nodemanager.
+        public var expected: Bool
+        public var http: String?
+        public var httpAnswers: Bool?
+    }
+
+    public var host: String
+    public var fateRoot: String
+    public var role: String
+    public var runs: [Run]
+    public var trees: [Tree]
+    /// base_conf.yaml's registry settings, the ZooKeeper password masked.
+    public var registry: [String: String]
+    public var service: Service
+    public var schema: String?
+    public var backupFolders: [Item]
+    public var backupTables: [Item]
+    public var snapshots: [Item]
+    public var notes: [String]
+
+    public static func gather(_ view: HostView) -> HostStatus {
+        let root = view.fateRoot
+        var notes: [String] = []
+        let runs = view.journals.map {
+            Run(id: $0.id, startedAt: $0.startedAt, finishedAt: $0.finishedAt, component: $0.component.rawValue, role: $0.role,
+                outcome: $0.outcome.rawValue, rolledBackAt: $0.rolledBack?.at, verifiedAt: $0.verifiedAt, snapshot: $0.snapshot?.file)
+        }
+        let names = FileSystem.names(in: root).sorted()
+        var trees: [Tree] = []
+        for name in names where name == "python" || PythonBackupName.timestamp(of: name) != nil || name.hasPrefix("python_upgrade_backup") {
+            let path = "\(root)/\(name)"
+            guard FileSystem.isRealDirectory(path) else { continue }
+            trees.append(Tree(path: path, layout: (HostFacts.pythonLayout(of: path) ?? .unknown).rawValue))
+        }
+        var registry: [String: String] = [:]
+        var http: (host: String, port: Int)? = nil
+        if let conf = view.baseConf() {
+            if let current = try? conf.current() {
+                registry["use_registry"] = current.useRegistry.map { "\($0.value)" }
+                registry["zookeeper.hosts"] = current.hosts.map { $0.value.joined(separator: ",") }
+                registry["zookeeper.use_acl"] = current.useACL.map { "\($0.value)" }
+                registry["zookeeper.user"] = current.user?.value
+                registry["zookeeper.password"] = current.password.map { $0.value.isEmpty ? "" : ShellParameterBlock.mask }
+            }
+            http = conf.fateFlowHTTP()
+        } else {
+            notes.append("\(view.baseConfPath) is missing or unreadable")
+        }
+        let pids = view.fateFlowPids
+        let expected = view.role == .fateflow
+        let service = Service(running: !pids.isEmpty, pids: pids, expected: expected, http: http.map { "\($0.host):\($0.port)" },
+                              httpAnswers: pids.isEmpty ? nil : http.map { HostFacts.answers(host: $0.host, port: $0.port) })
+        var schema: String? = nil
+        var tables: [Item] = []
+        if let client = view.client {
+            do {
+                schema = try view.schema()?.description
+                let sizes = try client.tableSizes(in: Preflight.database)
+                tables = sizes.keys.filter(HostView.isLeftoverTable).sorted().map { Item(name: $0, bytes: sizes[$0]!.data + sizes[$0]!.index) }
+            } catch {
+                notes.append("the database could not be asked: \(error.description)")
+            }
+        } else if let note = view.databaseNote {
+            notes.append(note)
+        }
+        var folders: [Item] = []
+        for name in names where name != "python" && trees.contains(where: { $0.path == "\(root)/\(name)" }) {
+            folders.append(Item(name: "\(root)/\(name)", bytes: HostFacts.size(of: "\(root)/\(name)")))
+        }
+        let snapshotFolder = DatabaseSnapshots.folder(fateRoot: root)
+        let snapshots = FileSystem.names(in: snapshotFolder).filter { $0.hasSuffix(".sql.gz") }.sorted().map {
+            Item(name: "\(snapshotFolder)/\($0)", bytes: HostFacts.size(of: "\(snapshotFolder)/\($0)"))
+        }
+        if expected && pids.isEmpty { notes.append("fate_flow is not running on this fateflow machine") }
+        if !expected && !pids.isEmpty { notes.append("fate_flow runs on this nodemanager machine; a cluster runs one fate_flow: stop it") }
+        return HostStatus(host: hostName(), fateRoot: root, role: view.role.rawValue, runs: runs, trees: trees, registry: registry,
+                          service: service, schema: schema, backupFolders: folders, backupTables: tables, snapshots: snapshots, notes: notes)
+    }
+
+    /// The report as lines for a terminal.
+    public var lines: [String] {
+        var lines = ["host \(host), FATE_ROOT \(fateRoot), role \(role)"]
+        lines.append(runs.isEmpty ? "runs: none recorded" : "runs:")
+        for run in runs {
+            var line = "  \(run.id)  \(run.component) (\(run.role))  \(run.outcome)"
+            if let at = run.rolledBackAt { line += ", rolled back \(at)" }
+            if let at = run.verifiedAt { line += ", verified \(at)" }
+            if run.snapshot != nil { line += ", snapshot" }
+            lines.append(line)
+        }
+        lines.append("python trees:")
+        for tree in trees { lines.append("  \(tree.path): \(tree.layout)") }
+        if !registry.isEmpty {
+            lines.append("base_conf.yaml registry: " + registry.keys.sorted().map { "\($0)=\(registry[$0]!)" }.joined(separator: " "))
+        }
+        var serviceLine = "fate_flow: " + (service.running ? "running (pid \(service.pids.map(String.init).joined(separator: ", ")))" : "not running")
+        serviceLine += service.expected ? "; it should run here" : "; it must not run here (nodemanager)"
+        if let http = service.http, let answers = service.httpAnswers { serviceLine += "; HTTP \(http) \(answers ? "answers" : "does not answer")" }
+        lines.append(serviceLine)
+        if let schema { lines.append("fate_flow schema: \(schema)") }
+        for (title, items) in [("backup folders", backupFolders), ("backup tables", backupTables), ("snapshots", snapshots)] {
+            lines.append(items.isEmpty ? "\(title): none" : "\(title):")
+            for item in items { lines.append("  \(item.name)  \(Preflight.mebibytes(item.bytes))") }
+        }
+        for note in notes { lines.append("note: \(note)") }
+        return lines
+    }
+}
