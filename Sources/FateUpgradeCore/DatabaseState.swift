@@ -34,9 +34,9 @@ public struct DatabaseSnapshot: Codable, Sendable, Hashable {
 /// Counts the rows of each table in mysqldump output as it streams past, and notes whether the
 /// dump finished: mysqldump writes `-- Dump completed` last, so a dump cut short lacks it.
 ///
-/// Rows are the top-level parenthesised tuples after ``INSERT INTO `t` VALUES ``; mysqldump
-/// escapes quotes, backslashes and newlines inside strings with a backslash, so one INSERT is
-/// one line and a parenthesis inside a string is never counted.
+/// Rows are the top-level parenthesised tuples after ``INSERT INTO `t` VALUES `` up to the `;`;
+/// mysqldump escapes quotes, backslashes and newlines inside strings with a backslash, so a
+/// parenthesis or a newline inside a string is never taken for structure.
 public struct DumpRowCounter: Sendable {
     public private(set) var rows: [String: Int] = [:]
     public private(set) var tables: [String] = []
@@ -76,7 +76,7 @@ public struct DumpRowCounter: Sendable {
         case .head:
             if byte == 0x0A {
                 judgeHead(atEnd: true)
-                startLine()
+                if mode != .values { startLine() }
                 return
             }
             head.append(byte)
@@ -92,7 +92,6 @@ public struct DumpRowCounter: Sendable {
                 if depth == 0 { rows[table, default: 0] += 1 }
                 depth += 1
             case 0x29: depth = max(0, depth - 1)
-            case 0x0A: startLine()
             case 0x3B where depth == 0: mode = .skipLine
             default: break
             }
@@ -115,16 +114,19 @@ public struct DumpRowCounter: Sendable {
                 if head.count > Self.headLimit { mode = .skipLine }
                 return
             }
+            // MySQL's mysqldump writes `VALUES (…),(…);` on one line, MariaDB's `VALUES` then a row per line.
             let rest = head[(Self.insert.count + name.length)...]
-            if rest.count < Self.values.count {
-                if atEnd { mode = .skipLine }
+            let whole = atEnd ? rest.elementsEqual(Self.values.dropLast()) : rest.elementsEqual(Self.values)
+            guard whole else {
+                if atEnd || !Self.values.starts(with: rest) { mode = .skipLine }
                 return
             }
-            guard rest.starts(with: Self.values) else { mode = .skipLine; return }
             table = name.text
             if rows[table] == nil { tables.append(table); rows[table] = 0 }
             mode = .values
             depth = 0
+            inString = false
+            escaped = false
             head.removeAll(keepingCapacity: true)
             return
         }

@@ -14,13 +14,15 @@ import Testing
         var environment: [String: String] { ["HOME": folder.path] }
         var root: String { sandbox.fateRoot.path }
 
-        init(_ deploy: FateSandbox.Deploy, script: URL? = nil, service: URL? = nil, pythonPackage: String? = nil) throws {
+        init(_ deploy: FateSandbox.Deploy, script: URL? = nil, service: URL? = nil, pythonPackage: String? = nil,
+             packageOptions: [String] = []) throws {
             mysql = try MariaDB.start()
             try mysql.loadFateFlow140()
             sandbox = try FateSandbox.make(deploy: deploy, mysql: mysql)
             folder = try Support.temporaryFolder()
             let raw = folder.appendingPathComponent("upgrade_1_4_0-1_4_4.tar.gz")
-            try Support.makePackage(at: raw, extra: (script.map { ["--script", $0.path] } ?? []) + (service.map { ["--service-script", $0.path] } ?? []))
+            try Support.makePackage(at: raw, extra: (script.map { ["--script", $0.path] } ?? []) + (service.map { ["--service-script", $0.path] } ?? [])
+                                    + packageOptions)
             package = folder.appendingPathComponent("upgrade_package_new.tar.gz")
             let packed = try Support.tool([
                 "pack", raw.path, "-o", package.path,

@@ -41,6 +41,7 @@ final class MariaDB: @unchecked Sendable {
     // MARK: programs
 
     static let client = Support.which("mariadb", "mysql")
+    static let dumpClient = Support.which("mariadb-dump", "mysqldump")
     private static let server = Support.which("mariadbd", "mysqld")
     private static let installDB = Support.which("mariadb-install-db", "mysql_install_db")
 
@@ -630,7 +631,9 @@ struct FateSandbox {
         try write("fate_flow/service.sh", try fixture("fate_flow_service.sh"), mode: 0o755)
         try write("fate_flow/fate_flow_server.py", Self.fateFlowServer)
         try write("arch/__init__.py", "")
-        try write("arch/conf/base_conf.yaml", try fixture("conf/base_conf-1.4.0.yaml"))
+        // Its own HTTP port: sandboxes run side by side, and the stand-in binds it as fate_flow does.
+        try write("arch/conf/base_conf.yaml", try fixture("conf/base_conf-1.4.0.yaml")
+            .replacingOccurrences(of: "http_port: 9380", with: "http_port: \(try Support.freePort())"))
         try write("arch/conf/server_conf.json", Self.serverConf)
         try write("federatedml/__init__.py", Self.licenseHeader)
         try write("federatedml/util/consts.py", Self.licenseHeader + "GUEST = 'guest'\nHOST = 'host'\nARBITER = 'arbiter'\n")
@@ -642,6 +645,9 @@ struct FateSandbox {
         try manager.createDirectory(at: run, withIntermediateDirectories: true)
         guard let client = MariaDB.client else { throw Failure("the mariadb client is not installed") }
         try manager.createSymbolicLink(atPath: bin.appendingPathComponent("mysql").path, withDestinationPath: client)
+        // FATE's MySQL tarball ships mysqldump beside mysql.
+        guard let dump = MariaDB.dumpClient else { throw Failure("mysqldump is not installed") }
+        try manager.createSymbolicLink(atPath: bin.appendingPathComponent("mysqldump").path, withDestinationPath: dump)
         try manager.createSymbolicLink(atPath: run.appendingPathComponent("mysql.sock").path, withDestinationPath: mysql.socket)
 
         if deploy == .ansible {

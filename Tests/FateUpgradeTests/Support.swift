@@ -43,6 +43,32 @@ enum Support {
         return run
     }
 
+    /// Polls `condition` every 50 ms until it holds or `seconds` pass.
+    static func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+
+    /// A TCP port nothing listens on now (the kernel's choice), for a stand-in fate_flow.
+    static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw Failure("socket: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7f000001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard bound else { throw Failure("cannot find a free port: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     /// Starts `fate-upgrade` without waiting; `wait` on the result (bounded) collects its output.
     static func startTool(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess.Running {
         var env = ProcessInfo.processInfo.environment
@@ -66,9 +92,11 @@ enum Support {
     }
 
     /// Builds a fixture upgrade package with the project's fixture builder.
+    /// The new python tree's fate_flow gets a port of its own (`--http-port`), as tests run side by side.
     static func makePackage(at url: URL, format: String = "tar.gz", extra: [String] = []) throws {
+        let port = extra.contains("--http-port") ? [] : ["--http-port", "\(try freePort())"]
         let result = try run("python3", [fixtures.appendingPathComponent("make_upgrade_package.py").path,
-                                         url.path, "--format", format] + extra)
+                                         url.path, "--format", format] + port + extra)
         #expect(result.status == 0, "fixture builder failed: \(result.stderr)")
     }
 

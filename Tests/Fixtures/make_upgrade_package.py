@@ -41,6 +41,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_SCRIPT = HERE / "upgrade_script.sh"
 SQL_DIR = HERE / "sql"
+HTTP_PORT_OVERRIDE = 9380
 
 TOP = "upgrade_package"
 MIB = 1 << 20
@@ -482,9 +483,11 @@ def build_python_package(service_sh=None):
             add_bytes(tar, "python/arch/api/utils/conf_utils.py", CONF_UTILS_PY, 0o644,
                       ts(2, 9, 12, 7))
             add_dir(tar, "python/arch/conf", 0o755, d)
-            add_bytes(tar, "python/arch/conf/base_conf.yaml", BASE_CONF_1_4_4, 0o644,
+            add_bytes(tar, "python/arch/conf/base_conf.yaml",
+                      BASE_CONF_1_4_4.replace("http_port: 9380", "http_port: %d" % HTTP_PORT_OVERRIDE), 0o644,
                       ts(2, 9, 30, 0))
-            add_bytes(tar, "python/arch/conf/server_conf.json", SERVER_CONF_JSON, 0o644,
+            add_bytes(tar, "python/arch/conf/server_conf.json",
+                      SERVER_CONF_JSON.replace('"http.port": 9380', '"http.port": %d' % HTTP_PORT_OVERRIDE), 0o644,
                       ts(2, 9, 30, 1))
             add_dir(tar, "python/fate_flow", 0o755, d)
             add_bytes(tar, "python/fate_flow/__init__.py", LICENSE_HEADER, 0o644,
@@ -711,8 +714,17 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="seed for the bulk content")
     ap.add_argument("--service-script", type=Path, default=None,
                     help="the python tree's fate_flow/service.sh (default: fate_flow_service.sh beside this file)")
+    ap.add_argument("--http-port", type=int, default=9380,
+                    help="fate_flow's HTTP port in the new python tree's base_conf.yaml and server_conf.json "
+                         "(tests side by side need their own; FATE's is 9380)")
+    ap.add_argument("--sql-dir", type=Path, default=None,
+                    help="take the two upgrade SQL files from this folder instead of sql/ beside this file")
     ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args(argv)
+    global SQL_DIR, HTTP_PORT_OVERRIDE
+    if args.sql_dir:
+        SQL_DIR = args.sql_dir
+    HTTP_PORT_OVERRIDE = args.http_port
 
     script = args.script.read_bytes()
     service = args.service_script.read_bytes() if args.service_script else None
