@@ -22,7 +22,7 @@ import Testing
             folder = try Support.temporaryFolder()
             let raw = folder.appendingPathComponent("upgrade_1_4_0-1_4_4.tar.gz")
             try Support.makePackage(at: raw, extra: (script.map { ["--script", $0.path] } ?? []) + (service.map { ["--service-script", $0.path] } ?? [])
-                                    + packageOptions)
+                                    + ["--http-port", "\(try Support.freePort())"] + packageOptions)
             package = folder.appendingPathComponent("upgrade_package_new.tar.gz")
             let packed = try Support.tool([
                 "pack", raw.path, "-o", package.path,

@@ -204,8 +204,13 @@ import Testing
             #expect(tree[path]?.hasPrefix("file ") == true, "\(path)")
         }
         #expect(tree["fate_flow/service.sh"]?.hasPrefix("file 755 ") == true)
-        let conf = try Data(contentsOf: sandbox.fateRoot.appendingPathComponent("python/arch/conf/base_conf.yaml"))
-        #expect(conf == (try Data(contentsOf: Support.fixtures.appendingPathComponent("conf/base_conf-1.4.0.yaml"))))
+        // FATE's file, but for the HTTP port: each sandbox's fate_flow listens on one of its own.
+        let conf = try String(contentsOf: sandbox.fateRoot.appendingPathComponent("python/arch/conf/base_conf.yaml"), encoding: .utf8)
+        let fixture = try String(contentsOf: Support.fixtures.appendingPathComponent("conf/base_conf-1.4.0.yaml"), encoding: .utf8)
+        let port = try #require(conf.components(separatedBy: "http_port: ").dropFirst().first?.prefix { $0.isNumber })
+        #expect(port != "9380")
+        #expect(conf == fixture.replacingOccurrences(of: "http_port: 9380", with: "http_port: \(port)"))
+        #expect(Support.waitUntil(seconds: 10) { HostFacts.answers(host: "127.0.0.1", port: Int(port)!) }, "fate_flow serves HTTP on its port")
         #expect(try Support.files(in: sandbox.home).isEmpty)
         #expect(!FileManager.default.fileExists(atPath: sandbox.supervisorRoot.path))
 

@@ -92,11 +92,11 @@ enum Support {
     }
 
     /// Builds a fixture upgrade package with the project's fixture builder.
-    /// The new python tree's fate_flow gets a port of its own (`--http-port`), as tests run side by side.
+    /// Deterministic: the same options give the same bytes. A package whose new fate_flow is started
+    /// side by side with others needs `--http-port` (see `ApplyRollbackTests.Scenario`).
     static func makePackage(at url: URL, format: String = "tar.gz", extra: [String] = []) throws {
-        let port = extra.contains("--http-port") ? [] : ["--http-port", "\(try freePort())"]
         let result = try run("python3", [fixtures.appendingPathComponent("make_upgrade_package.py").path,
-                                         url.path, "--format", format] + port + extra)
+                                         url.path, "--format", format] + extra)
         #expect(result.status == 0, "fixture builder failed: \(result.stderr)")
     }
 
