@@ -73,7 +73,7 @@ public struct RollbackPlan: Hashable, Sendable {
             }
         }
         var tableRenames: [(from: String, to: String)] = []
-        if component.touchesDatabase, let snapshot {
+        if component.touchesDatabase, snapshot != nil {
             var taken = tables
             for table in tables.sorted() {
                 let aside = RollbackPlan.freeName("\(table)_pre_restore_\(date)", taken: taken)

@@ -107,8 +107,9 @@ public struct HostStatus: Encodable, Sendable {
     public struct Service: Encodable, Sendable {
         public var running: Bool
         public var pids: [Int32]
-        /// Whether it should run here: true on the fateflow machine, false on a nodemanager.
-        public var expected: Bool
+        /// Whether it should run here: true on the fateflow machine, false on a nodemanager; nil
+        /// where no run touched it (a machine that only holds MySQL).
+        public var expected: Bool?
         public var http: String?
         public var httpAnswers: Bool?
     }
@@ -156,7 +157,8 @@ public struct HostStatus: Encodable, Sendable {
             notes.append("\(view.baseConfPath) is missing or unreadable")
         }
         let pids = view.fateFlowPids
-        let expected = view.role == .fateflow
+        let touched = view.journals.contains { $0.component.touchesService }
+        let expected: Bool? = view.role == .nodemanager ? false : touched ? true : nil
         let service = Service(running: !pids.isEmpty, pids: pids, expected: expected, http: http.map { "\($0.host):\($0.port)" },
                               httpAnswers: pids.isEmpty ? nil : http.map { HostFacts.answers(host: $0.host, port: $0.port) })
         var schema: String? = nil
@@ -180,8 +182,8 @@ public struct HostStatus: Encodable, Sendable {
         let snapshots = FileSystem.names(in: snapshotFolder).filter { $0.hasSuffix(".sql.gz") }.sorted().map {
             Item(name: "\(snapshotFolder)/\($0)", bytes: HostFacts.size(of: "\(snapshotFolder)/\($0)"))
         }
-        if expected && pids.isEmpty { notes.append("fate_flow is not running on this fateflow machine") }
-        if !expected && !pids.isEmpty { notes.append("fate_flow runs on this nodemanager machine; a cluster runs one fate_flow: stop it") }
+        if expected == true && pids.isEmpty { notes.append("fate_flow is not running on this fateflow machine") }
+        if expected == false && !pids.isEmpty { notes.append("fate_flow runs on this nodemanager machine; a cluster runs one fate_flow: stop it") }
         return HostStatus(host: hostName(), fateRoot: root, role: view.role.rawValue, runs: runs, trees: trees, registry: registry,
                           service: service, schema: schema, backupFolders: folders, backupTables: tables, snapshots: snapshots, notes: notes)
     }
@@ -203,7 +205,11 @@ public struct HostStatus: Encodable, Sendable {
             lines.append("base_conf.yaml registry: " + registry.keys.sorted().map { "\($0)=\(registry[$0]!)" }.joined(separator: " "))
         }
         var serviceLine = "fate_flow: " + (service.running ? "running (pid \(service.pids.map(String.init).joined(separator: ", ")))" : "not running")
-        serviceLine += service.expected ? "; it should run here" : "; it must not run here (nodemanager)"
+        switch service.expected {
+        case true?: serviceLine += "; it should run here"
+        case false?: serviceLine += "; it must not run here (nodemanager)"
+        case nil: break
+        }
         if let http = service.http, let answers = service.httpAnswers { serviceLine += "; HTTP \(http) \(answers ? "answers" : "does not answer")" }
         lines.append(serviceLine)
         if let schema { lines.append("fate_flow schema: \(schema)") }

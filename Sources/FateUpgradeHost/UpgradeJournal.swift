@@ -122,7 +122,10 @@ public struct UpgradeJournal: Codable, Sendable {
         try FileSystem.makeDirectories(folder, mode: 0o700)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let file = try AtomicOutputFile(path: path, overwrite: true, mode: 0o600)
+        // Root writing into another user's tree (verify, cleanup, --allow-root) leaves the journal
+        // that user's, so their next run can still read it.
+        let owner = geteuid() == 0 ? FileOwner.of(fateRoot).flatMap { $0.uid == 0 ? nil : $0 } : nil
+        let file = try AtomicOutputFile(path: path, overwrite: true, mode: 0o600, owner: owner)
         defer { file.discard() }
         try file.write(Array(try encoder.encode(self)) + [UInt8(ascii: "\n")])
         try file.commit(overwrite: true)
