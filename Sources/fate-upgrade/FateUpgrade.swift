@@ -24,7 +24,7 @@ struct FateUpgrade: ParsableCommand {
                       Extract.self, Snapshot.self]
     )
 
-    static let versionNumber = "0.2.0"
+    static let versionNumber = "0.3.0"
 
     /// The one error funnel: errors that speak for themselves get their lines, prefixed with the
     /// tool's name, and their exit status (with --json, their report on stdout too); usage
