@@ -8,7 +8,7 @@ deps_install() {
     # pigz for the benchmark.
     local packages=(libarchive-dev libyaml-dev zlib1g-dev libacl1-dev pkg-config python3 python3-yaml python3-seccomp
                     dash bash tar gzip util-linux bsdutils coreutils passwd mariadb-server mariadb-client
-                    busybox-static strace file man-db pigz libarchive-tools "$@")
+                    busybox-static strace file man-db pigz libarchive-tools openssh-server python3-venv "$@")
     local missing=()
     for package in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -82,7 +82,7 @@ public protocol ReportingError: OperatorError {
 
 extension PreflightFailure: ReportingError {
     public var report: any Encodable & Sendable {
-        ApplyReport(outcome: "refused", changed: false, component: "", role: "", host: hostName(), journal: nil, log: nil,
+        ApplyReport(outcome: "refused", changed: false, component: component, role: role, host: hostName(), journal: nil, log: nil,
                     workFolder: nil, steps: [], passed: [], warnings: [], problems: problems, message: nil, confmigrate: nil, exitStatus: nil)
     }
 }
@@ -181,7 +181,7 @@ public struct ApplyOperation {
         check.takesSnapshot = options.snapshot
         check.derived = derived
         check.run()
-        var problems = check.problems
+        var problems: [String] = []
         var done: [UpgradeJournal] = []
         var notes: [String] = []
         do {
@@ -195,10 +195,13 @@ public struct ApplyOperation {
         } catch {
             problems += error.operatorLines
         }
+        // Nothing runs when everything was done already: the host's checks (the `_backup` tables
+        // the earlier run made, for one) describe the upgraded state, not a reason to refuse.
+        if done.isEmpty { problems = check.problems + problems }
         let state = UpgradeJournal.folder(fateRoot: parameters.fateRoot)
         problems += StateFolder.problems(fateRoot: parameters.fateRoot)
         if !problems.isEmpty {
-            throw PreflightFailure(problems: problems)
+            throw PreflightFailure(problems: problems, component: options.component.rawValue, role: options.role.rawValue)
         }
         preflight = check
         alreadyDone = done

@@ -41,7 +41,14 @@ public struct Interrupted: OperatorError {
 /// Every preflight failure, one line each.
 public struct PreflightFailure: OperatorError, CustomStringConvertible {
     public var problems: [String]
-    public init(problems: [String]) { self.problems = problems }
+    /// What was asked for, for the --json report.
+    public var component: String
+    public var role: String
+    public init(problems: [String], component: String = "", role: String = "") {
+        self.problems = problems
+        self.component = component
+        self.role = role
+    }
     public var lines: [String] { problems.map { "preflight: \($0)" } }
     public var description: String { lines.joined(separator: "\n") }
 }

@@ -349,3 +349,29 @@ struct HelpTests {
         #expect(!run.output.contains("CommandError"))
     }
 }
+
+extension HostStateTests {
+    /// A second apply of the database finds its own `_backup` tables: that is the upgraded state,
+    /// reported as nothing to do (as Ansible's second run needs), not a refusal.
+    @Test func reapplyingTheDatabaseChangesNothingAndSaysSo() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        #expect(try scenario.apply(["--component", "mysql"]).status == 0)
+        let database = try scenario.mysql.snapshot()
+        for extra in [["--plan"], []] {
+            let again = try scenario.apply(["--component", "mysql", "--json"] + extra)
+            #expect(again.status == 0, "\(again.output)")
+            let report = try Self.json(again)
+            #expect(report["outcome"] as? String == "unchanged")
+            #expect(report["changed"] as? Bool == false)
+        }
+        #expect(try scenario.mysql.snapshot() == database)
+        #expect(try scenario.journals().count == 1)
+        // A refusal's report names what was asked for.
+        let refused = try scenario.apply(["--component", "all", "--json"])
+        #expect(refused.status != 0)
+        let report = try Self.json(refused)
+        #expect(report["outcome"] as? String == "refused")
+        #expect(report["component"] as? String == "all")
+    }
+}

@@ -29,7 +29,9 @@ import Testing
         let listing = try Support.run("tar", ["tzf", archive.path])
         for member in ["bin/fate-upgrade", "completions/fate-upgrade.bash", "completions/_fate-upgrade", "completions/fate-upgrade.fish",
                        "man/man1/fate-upgrade.1", "man/man1/fate-upgrade.pack.1", "man/man1/fate-upgrade.inspect.1",
-                       "man/man1/fate-upgrade.confmigrate.1", "man/man1/fate-upgrade.apply.1", "man/man1/fate-upgrade.rollback.1", "install.sh"] {
+                       "man/man1/fate-upgrade.confmigrate.1", "man/man1/fate-upgrade.apply.1", "man/man1/fate-upgrade.rollback.1",
+                       "man/man1/fate-upgrade.status.1", "man/man1/fate-upgrade.verify.1", "man/man1/fate-upgrade.cleanup.1", "install.sh",
+                       "ansible/upgrade.yml", "ansible/rollback.yml", "ansible/roles/fate_upgrade/tasks/apply.yml", "ansible/inventory.example.ini"] {
             #expect(listing.stdout.contains("\(folder.lastPathComponent)/\(member)\n"), "\(member) missing")
         }
         let binary = try Self.binary

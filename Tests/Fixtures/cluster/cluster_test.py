@@ -42,7 +42,16 @@ HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent
 REPO = FIXTURES.parent.parent
 ANSIBLE_DIR = REPO / "ansible"
-DEFAULT_BIN = REPO / "dist/fate-upgrade-0.2.0-linux-x86_64/bin/fate-upgrade"
+def _release_binary():
+    """The static release scripts/release built last (dist/LATEST names it)."""
+    try:
+        name = (REPO / "dist/LATEST").read_text().strip()
+    except OSError:
+        name = "fate-upgrade-unknown-linux-x86_64"
+    return REPO / "dist" / name / "bin/fate-upgrade"
+
+
+DEFAULT_BIN = _release_binary()
 
 SCENARIOS = ["full", "preflight-stop", "fateflow-fails-then-rollback", "rollback-full"]
 HOSTS = [("mysql", "mysql"), ("fateflow", "fateflow"), ("nm1", "nodemanager"), ("nm2", "nodemanager")]
@@ -222,9 +231,12 @@ import os, signal, subprocess, sys, time
 # pid 1 of a sandbox host's PID namespace: mounts the host's folder on /data/projects in this
 # (private) mount namespace, runs sshd, reaps every orphan, and ends (taking the whole namespace
 # with it) on SIGTERM or when sshd ends.
-hostdir, sshd = sys.argv[1], sys.argv[2:]
+# It also gives the host its own (empty) /root: the machine's root dotfiles (a pyenv init in
+# .bashrc, say) are not the sandbox host's.
+hostdir, home, sshd = sys.argv[1], sys.argv[2], sys.argv[3:]
 subprocess.run(["mount", "--make-rprivate", "/"], check=True)
 subprocess.run(["mount", "--bind", hostdir, "/data/projects"], check=True)
+subprocess.run(["mount", "--bind", home, "/root"], check=True)
 child = subprocess.Popen(sshd)
 def stop(*_):
     try:
@@ -335,7 +347,7 @@ class Cluster:
         if os.geteuid() != 0:
             raise Failure("needs root (network and mount namespaces)")
         missing = [p for p in ["ip", "unshare", "nsenter", "ssh-keygen", "mariadbd", "mariadb", "mariadb-install-db",
-                               "sha256sum"] if not shutil.which(p, path=SAFE_PATH)]
+                               "mariadb-dump", "sha256sum"] if not shutil.which(p, path=SAFE_PATH)]
         if not os.path.exists("/usr/sbin/sshd"):
             missing.append("/usr/sbin/sshd (openssh-server)")
         if missing:
@@ -439,6 +451,9 @@ class Cluster:
         (mysql / "bin").mkdir(parents=True)
         (mysql / "run").mkdir(parents=True)
         os.symlink(shutil.which("mariadb", path=SAFE_PATH), mysql / "bin/mysql")
+        # FATE's MySQL tarball ships mysqldump beside mysql.
+        os.symlink(shutil.which("mariadb-dump", path=SAFE_PATH) or shutil.which("mysqldump", path=SAFE_PATH),
+                   mysql / "bin/mysqldump")
         sup = d / "common/supervisord"
         (sup / "supervisord.d").mkdir(parents=True)
         shutil.copyfile(FIXTURES / "supervisor_service.sh", sup / "service.sh")
@@ -458,7 +473,10 @@ class Cluster:
                          "GRANT ALL ON fate_flow.* TO %s@localhost;\n"
                          % (sql_string(DB_ROOT_PASS), DB_USER, sql_string(DB_PASS), DB_USER))
         log("mysql: mariadb-install-db")
+        # Its own tmpdir: bootstraps running side by side in /tmp trip over each other's temporary tables.
+        (d / "fate/common/mysql/mysql-8.0.13/tmp").mkdir()
         run(["mariadb-install-db", "--no-defaults", "--datadir=%s" % data, "--user=root",
+             "--tmpdir=%s" % (d / "fate/common/mysql/mysql-8.0.13/tmp"),
              "--auth-root-authentication-method=normal", "--skip-test-db", "--extra-file=%s" % setup] + MARIADB_TUNING,
             timeout=120)
         setup.unlink()
@@ -474,7 +492,7 @@ class Cluster:
         log("mysql: starting mariadbd inside the mysql host")
         launcher = self.inside("mysql", ["/usr/sbin/mariadbd", "--no-defaults", "--user=root", "--datadir=%s/data" % inside,
                                          "--socket=%s/run/mysql.sock" % inside, "--pid-file=%s/run/mariadbd.pid" % inside,
-                                         "--log-error=%s/mariadbd.err" % inside] + MARIADB_TUNING,
+                                         "--log-error=%s/mariadbd.err" % inside, "--tmpdir=%s/tmp" % inside] + MARIADB_TUNING,
                                background=True, log_name="mariadbd")
         deadline = time.time() + 90
         while True:
@@ -500,6 +518,8 @@ class Cluster:
     def start_sshd(self, name, host):
         sshd_dir = self.tmp / "ssh" / name
         sshd_dir.mkdir(mode=0o700)
+        home = self.tmp / "homes" / name
+        home.mkdir(parents=True, mode=0o700)
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(sshd_dir / "host_key")], timeout=20)
         config = sshd_dir / "sshd_config"
         config.write_text("\n".join([
@@ -511,7 +531,7 @@ class Cluster:
         out = open(self.tmp / ("%s-sshd.log" % name), "ab")
         launcher = subprocess.Popen(
             ["ip", "netns", "exec", host["ns"], "unshare", "--mount", "--pid", "--fork", "--mount-proc",
-             "--propagation", "private", "/usr/bin/python3", str(self.tmp / "init.py"), str(host["dir"]),
+             "--propagation", "private", "/usr/bin/python3", str(self.tmp / "init.py"), str(host["dir"]), str(home),
              "/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
             env={"PATH": SAFE_PATH, "HOME": "/root", "LANG": "C.UTF-8"})
@@ -592,7 +612,7 @@ class Cluster:
             lines.append("[%s]" % group)
             for name, host in self.hosts.items():
                 if host["group"] == group:
-                    lines.append("%s ansible_host=%s ansible_remote_tmp=%s" % (INV[name], host["addr"], self.tmp / "remote-tmp" / name))
+                    lines.append("%s ansible_host=%s" % (INV[name], host["addr"]))
             lines.append("")
         lines += ["[all:vars]", "ansible_user=root", "ansible_ssh_private_key_file=%s" % self.key,
                   "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR'",
@@ -626,8 +646,13 @@ class Cluster:
         with open(path, "rb") as f:
             run(["mariadb", "--defaults-extra-file=%s" % self.client_cnf], timeout=60, stdin=f, env={"PATH": SAFE_PATH})
 
-    def db_snapshot(self):
-        """Every table of fate_flow: SHOW CREATE TABLE and all rows (QUOTE()d, sorted byte-wise)."""
+    def db_tables(self):
+        out = self.sql("SELECT HEX(TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA='fate_flow'").stdout
+        return sorted(bytes.fromhex(x).decode() for x in out.split())
+
+    def db_snapshot(self, only=None):
+        """Every table of fate_flow (or those in `only`): SHOW CREATE TABLE and all rows (QUOTE()d,
+        sorted byte-wise)."""
         rows = self.sql("SELECT HEX(TABLE_NAME), HEX(COLUMN_NAME) FROM information_schema.COLUMNS "
                         "WHERE TABLE_SCHEMA='fate_flow' ORDER BY TABLE_NAME, ORDINAL_POSITION").stdout
         tables = {}
@@ -636,6 +661,8 @@ class Cluster:
             tables.setdefault(bytes.fromhex(t).decode(), []).append(bytes.fromhex(c).decode())
         text = self.sql("SHOW CREATE DATABASE fate_flow").stdout
         for table in sorted(tables):
+            if only is not None and table not in only:
+                continue
             ident = "`%s`" % table.replace("`", "``")
             text += "\n" + self.sql("SHOW CREATE TABLE %s" % ident, database="fate_flow").stdout
             out = self.sql("SELECT %s FROM %s" % (", ".join("QUOTE(`%s`)" % c for c in tables[table]), ident),
@@ -757,6 +784,10 @@ class Cluster:
                 p.wait()
         wall = time.monotonic() - started
         if time.monotonic() > deadline:
+            log("ansible-playbook %s timed out; processes on the hosts:" % name)
+            for host_name, host in self.hosts.items():
+                for pid in netns_pids(host["ns"]):
+                    log("    %s %d %s" % (host_name, pid, redact(b" ".join(cmdline(pid)).decode(errors="replace"))[:200]))
             raise Failure("ansible-playbook %s timed out after %ss" % (name, timeout))
         text = "".join(transcript)
         (self.tmp / ("ansible-%s-%d.log" % (name, time.monotonic_ns()))).write_text(text)
@@ -800,6 +831,34 @@ class Checks:
             raise Failure("required check failed: %s" % message)
 
 
+def same_text(c, before, after, message):
+    """Checks two snapshots are equal; prints the first lines of a unified diff when not."""
+    if before == after:
+        return c.check(True, message)
+    import difflib
+    if isinstance(before, dict):
+        before = "".join("%s %s\n" % kv for kv in sorted(before.items()))
+        after = "".join("%s %s\n" % kv for kv in sorted(after.items()))
+    diff = list(difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after", lineterm="", n=1))
+    for line in diff[:40]:
+        log("      " + redact(line)[:300])
+    return c.check(False, message)
+
+
+def restored_db_checks(c, cl, db_before, tables_before):
+    """After a rollback: every table of before is back exactly (schema and rows), and no upgrade
+    backup table (t_*_backup, which would block the next upgrade) is left. The rollback keeps the
+    upgraded tables aside as <table>_backup_<YYYYMMDD>: allowed, and listed."""
+    same_text(c, db_before, cl.db_snapshot(only=tables_before), "the tables of before are back, schema and rows equal")
+    now = cl.db_tables()
+    extra = [t for t in now if t not in tables_before]
+    kept = [t for t in extra if re.match(r"t_\w+_backup_\d{8}$", t)]
+    c.check(extra == kept, "no other table left behind (%s)" % [t for t in extra if t not in kept])
+    c.check(not [t for t in now if t.endswith("_backup")], "no t_*_backup table left")
+    if kept:
+        log("  note: the rollback kept the upgraded tables aside: %s" % ", ".join(kept))
+
+
 def common_upgrade_checks(c, cl, text):
     c.check(DB_PASS not in text, "DB_PASS never appears in ansible's output (-v)")
     c.check(DB_ROOT_PASS not in text, "the root password never appears in ansible's output")
@@ -824,6 +883,7 @@ def one_journal(cl, c, name, component):
 def scenario_full(cl, c, then_rollback=False):
     names = list(cl.hosts)
     db_before = cl.db_snapshot()
+    tables_before = cl.db_tables()
     trees_before = {n: cl.tree(n) for n in names}
     cl.start_sampler()
     rc, text, wall_up = cl.playbook("upgrade.yml")
@@ -858,6 +918,8 @@ def scenario_full(cl, c, then_rollback=False):
     for n in names[2:]:
         c.check(not cl.fate_flow_running(n), "fate_flow stopped on %s" % n)
 
+    if then_rollback:
+        return rollback_all(cl, c, names, db_before, tables_before, trees_before, wall_up)
     log("second run of the upgrade playbook")
     journals_before = {n: cl.journals(n) for n in names}
     rc2, text2, wall2 = cl.playbook("upgrade.yml")
@@ -868,32 +930,33 @@ def scenario_full(cl, c, then_rollback=False):
             "second run: changed=0 for every host (%s)" % {k: v.get("changed") for k, v in r2.items()})
     c.check({n: cl.journals(n) for n in names} == journals_before, "second run: no new journal anywhere")
     common_upgrade_checks(c, cl, text2)
-    walls = "wall: upgrade %.1f s, second run %.1f s" % (wall_up, wall2)
-    if then_rollback:
-        rc3, text3, wall_rb = cl.playbook("rollback.yml")
-        c.check(rc3 == 0, "the rollback playbook succeeded (exit %d)" % rc3)
-        c.check(DB_PASS not in text3, "DB_PASS never appears in the rollback's output")
-        r3 = recap(text3)
-        c.check(all(r3.get(INV[n], {}).get("changed", 0) > 0 for n in names), "rollback: every host changed")
-        rolled = {}
-        for n in names:
-            js = cl.journals(n)
-            rb = [x.get("rolledBack") for x in js]
-            c.check(len(js) == 1 and rb[0] is not None, "%s journal marked rolledBack (%s)" % (n, rb))
-            if rb and isinstance(rb[0], dict) and rb[0].get("at"):
-                rolled[n] = parse_time(rb[0]["at"])
-        expected = ["nm2", "nm1", "fateflow", "mysql"]
-        if len(rolled) == 4:
-            got = sorted(rolled, key=rolled.get)
-            c.check(got == expected, "rolled back in reverse order %s (got %s)" % (expected, got))
-        c.check(cl.db_snapshot() == db_before, "database schema and rows equal to before")
-        for n in names:
-            c.check(cl.tree(n) == trees_before[n], "%s: python/ equal to before" % n)
-        c.check(cl.fate_flow_running("fateflow"), "fate_flow runs on fateflow after the rollback")
-        for n in names[2:]:
-            log("  info: fate_flow on %s after the rollback: %s" % (n, "running" if cl.fate_flow_running(n) else "stopped"))
-        walls = "wall: upgrade %.1f s, rollback %.1f s (second upgrade run %.1f s)" % (wall_up, wall_rb, wall2)
-    return walls
+    return "wall: upgrade %.1f s, second run %.1f s" % (wall_up, wall2)
+
+
+def rollback_all(cl, c, names, db_before, tables_before, trees_before, wall_up):
+    rc3, text3, wall_rb = cl.playbook("rollback.yml")
+    c.check(rc3 == 0, "the rollback playbook succeeded (exit %d)" % rc3)
+    c.check(DB_PASS not in text3, "DB_PASS never appears in the rollback's output")
+    r3 = recap(text3)
+    c.check(all(r3.get(INV[n], {}).get("changed", 0) > 0 for n in names), "rollback: every host changed")
+    rolled = {}
+    for n in names:
+        js = cl.journals(n)
+        rb = [x.get("rolledBack") for x in js]
+        c.check(len(js) == 1 and rb[0] is not None, "%s journal marked rolledBack (%s)" % (n, rb))
+        if rb and isinstance(rb[0], dict) and rb[0].get("at"):
+            rolled[n] = parse_time(rb[0]["at"])
+    expected = ["nm2", "nm1", "fateflow", "mysql"]
+    if len(rolled) == 4:
+        got = sorted(rolled, key=rolled.get)
+        c.check(got == expected, "rolled back in reverse order %s (got %s)" % (expected, got))
+    restored_db_checks(c, cl, db_before, tables_before)
+    for n in names:
+        same_text(c, trees_before[n], cl.tree(n), "%s: python/ equal to before" % n)
+    c.check(cl.fate_flow_running("fateflow"), "fate_flow runs on fateflow after the rollback")
+    for n in names[2:]:
+        log("  info: fate_flow on %s after the rollback: %s" % (n, "running" if cl.fate_flow_running(n) else "stopped"))
+    return "wall: upgrade %.1f s, rollback %.1f s" % (wall_up, wall_rb)
 
 
 def scenario_preflight_stop(cl, c):
@@ -914,7 +977,7 @@ def scenario_preflight_stop(cl, c):
         c.check(not (cl.hosts[n]["dir"] / "fate/.fate-upgrade").exists(), "%s: no .fate-upgrade (no journal)" % n)
         c.check(cl.tree(n) == trees_before[n], "%s: python/ unchanged" % n)
         c.check(not (cl.hosts[n]["dir"] / "fate-upgrade/upgrade_package").exists(), "%s: package not unpacked" % n)
-    c.check(cl.db_snapshot() == db_before, "database unchanged")
+    same_text(c, db_before, cl.db_snapshot(), "database unchanged")
     for n in names[1:]:
         c.check(cl.fate_flow_running(n), "fate_flow still runs on %s" % n)
     r = recap(text)
@@ -926,6 +989,7 @@ def scenario_preflight_stop(cl, c):
 def scenario_fateflow_fails(cl, c):
     names = list(cl.hosts)
     db_before = cl.db_snapshot()
+    tables_before = cl.db_tables()
     trees_before = {n: cl.tree(n) for n in names}
     # fate_flow's supervisor cannot start it again: its log folder is a file now (stop still
     # works). The script fails after it moved python/ aside and unpacked the new one.
@@ -959,9 +1023,9 @@ def scenario_fateflow_fails(cl, c):
             "rollback: nodemanagers report no change")
     c.check(r2.get(INV["mysql"], {}).get("changed", 0) > 0 and r2.get(INV["fateflow"], {}).get("changed", 0) > 0,
             "rollback: mysql and fateflow changed")
-    c.check(cl.db_snapshot() == db_before, "database schema and rows equal to before")
+    restored_db_checks(c, cl, db_before, tables_before)
     for n in names:
-        c.check(cl.tree(n) == trees_before[n], "%s: python/ equal to before" % n)
+        same_text(c, trees_before[n], cl.tree(n), "%s: python/ equal to before" % n)
     for n in ["mysql", "fateflow"]:
         js = cl.journals(n)
         c.check(len(js) == 1 and js[0].get("rolledBack") is not None, "%s journal marked rolledBack" % n)
