@@ -65,6 +65,17 @@ public struct CleanupOperation {
                 if run.outcome != .succeeded { for table in upgradedTables { note("\(table)_backup") } }
                 if let snapshot = run.snapshot { note(snapshot.file) }
                 if let folder = run.workFolder { note(folder) }
+                note(run.package)
+                note(run.package + ".sha256")
+            }
+            var info = stat()
+            if lstat(run.package, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
+                candidates.append(Item(kind: .file, name: run.package, bytes: Int64(info.st_size),
+                                       why: "the packed package \(run.id) ran: it holds DB_PASS", run: run.id))
+                if FileSystem.exists(run.package + ".sha256") {
+                    candidates.append(Item(kind: .file, name: run.package + ".sha256", bytes: HostFacts.size(of: run.package + ".sha256"),
+                                           why: "the checksum beside that package", run: run.id))
+                }
             }
             if let folder = run.workFolder, FileSystem.isRealDirectory(folder) {
                 candidates.append(Item(kind: .folder, name: folder, bytes: HostFacts.size(of: folder),

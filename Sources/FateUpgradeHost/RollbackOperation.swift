@@ -64,6 +64,9 @@ public struct RollbackOperation {
         let journal = journals.last { $0.rolledBack == nil }
         self.journal = journal
         alreadyRolledBack = journal == nil ? journals.last : nil
+        if let journal, let removed = journal.cleanedUp, !removed.isEmpty {
+            throw HostError("the upgrade \(journal.id) was signed off and cleanup removed what rolling it back needs (\(removed.map(Path.name).joined(separator: ", "))); restore from your own backups")
+        }
         let component = options.component ?? journal?.component ?? .all
         self.component = component
 

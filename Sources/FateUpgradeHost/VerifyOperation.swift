@@ -71,8 +71,11 @@ public struct VerifyOperation {
             if view.pythonUpgraded, let run = live.last(where: { $0.component.touchesPython && $0.outcome == .succeeded }) {
                 let layout = HostFacts.pythonLayout(of: "\(view.fateRoot)/python")
                 let backup = view.pythonBackup(of: run)
-                check("python", layout == .v142 && backup != nil,
+                // After sign-off, cleanup may have removed the old tree on purpose.
+                let cleaned = (run.cleanedUp ?? []).contains { Path.name($0).hasPrefix("python_") }
+                check("python", layout == .v142 && (backup != nil || cleaned),
                       layout != .v142 ? "python/ is \(layout?.rawValue ?? "missing"), not the 1.4.4 tree: \(rollback), then apply again"
+                      : backup == nil && cleaned ? "python/ is the new tree (\(layout!.rawValue) layout); cleanup removed the old one after sign-off"
                       : backup == nil ? "the backup of the old python/ that \(run.id) made is gone: a rollback would have nothing to restore"
                       : "python/ is the new tree (\(layout!.rawValue) layout); the old one is kept as \(backup!)")
                 if view.role == .fateflow {

@@ -236,6 +236,7 @@ import Testing
         #expect(kept.filter { upgradedTables.map { "\($0)_backup" }.contains($0) }.count == 5, "\(kept)")
         #expect(kept.contains { $0.contains("/python_2") })
         #expect(kept.contains { $0.hasSuffix("/upgrade_package") })
+        #expect(kept.contains(scenario.package.path), "the packed package holds DB_PASS and rollback may need it: \(kept)")
         #expect(kept.filter { $0.hasSuffix(".sql.gz") }.count == 1)
 
         let done = try cleanup(["--yes"])
@@ -351,6 +352,37 @@ struct HelpTests {
 }
 
 extension HostStateTests {
+    /// Once verified, a run's backups go too; verify still passes, and rollback says why it cannot.
+    @Test func afterSignOffCleanupRemovesTheRunsBackups() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        #expect(try scenario.apply(["--component", "all"]).status == 0)
+        let port = try #require(Int(try String(contentsOf: scenario.sandbox.fateRoot.appendingPathComponent("python/arch/conf/base_conf.yaml"), encoding: .utf8)
+            .components(separatedBy: "http_port: ")[1].prefix { $0.isNumber }))
+        #expect(Support.waitUntil(seconds: 20) { HostFacts.answers(host: "127.0.0.1", port: port) })
+        let verified = try verify(scenario)
+        #expect(verified.status == 0, "\(verified.output)")
+        let cleaned = try Support.tool(["cleanup", "--fate-root", scenario.root, "--snapshots-older-than", "0", "--yes", "--json"],
+                                       environment: scenario.environment)
+        #expect(cleaned.status == 0, "\(cleaned.output)")
+        let report = try Self.json(cleaned)
+        #expect((report["keep"] as? [Any])?.isEmpty == true, "\(report)")
+        let removed = (report["removed"] as? [String]) ?? []
+        #expect(removed.contains { $0.contains("/python_2") })
+        #expect(removed.contains(scenario.package.path) && removed.contains { $0.hasSuffix("/upgrade_package") })
+        #expect(removed.filter { $0.hasSuffix("_backup") }.count == 5)
+        #expect(!FileManager.default.fileExists(atPath: scenario.package.path))
+        #expect(try scenario.mysql.tables().filter { $0.hasSuffix("_backup") }.isEmpty)
+        // Still upgraded, as verify sees it; DB_PASS now has to be given (its work folder is gone).
+        let again = try Support.tool(["verify", "--fate-root", scenario.root, "--db-pass-stdin"], environment: scenario.environment,
+                                     stdin: MariaDB.packagePassword + "\n")
+        #expect(again.status == 0, "\(again.output)")
+        #expect(again.stdout.contains("cleanup removed the old one"))
+        let back = try scenario.rollback()
+        #expect(back.status != 0)
+        #expect(back.stderr.contains("cleanup removed what rolling it back needs"), "\(back.output)")
+    }
+
     /// A second apply of the database finds its own `_backup` tables: that is the upgraded state,
     /// reported as nothing to do (as Ansible's second run needs), not a refusal.
     @Test func reapplyingTheDatabaseChangesNothingAndSaysSo() throws {
