@@ -33,7 +33,7 @@ public struct ApplyPlan: Sendable {
             case .extract(let package, let folder, let entries):
                 "extract \(package) into \(folder)/ (\(entries) entries; a private folder until complete, then readable by you only: the script holds DB_PASS)"
             case .snapshot(let database, let file, let tool, let estimate):
-                "snapshot database \(database) with \(tool) --single-transaction --routines --triggers into \(file) (0600, gzip; about \(Preflight.mebibytes(estimate)) at most)"
+                "snapshot database \(database) with \(tool) --single-transaction --routines --triggers into \(file) (0600, gzip; about \(sizeText(estimate)) at most)"
             case .recordJournal(let path): "record the journal \(path)"
             case .runScript(let command, let log): "run \(command), logging to \(log)"
             case .handOver(let paths, let owner): "hand \(paths.joined(separator: ", ")) to \(owner.userName) (chown -R)"
@@ -305,7 +305,7 @@ public struct ApplyOperation {
                     let taken = try DatabaseSnapshots.take(client: preflight.client, tool: tool, database: database,
                                                            into: Path.parent(file), name: Path.name(file), timeout: options.scriptTimeout,
                                                            console: console)
-                    console.say("snapshot of \(database): \(taken.file), \(Preflight.mebibytes(taken.bytes)) (\(taken.rows.values.reduce(0, +)) rows in \(taken.rows.count) tables) in \(Int(taken.seconds * 10) / 10).\(Int(taken.seconds * 10) % 10) s")
+                    console.say("snapshot of \(database): \(taken.file), \(sizeText(taken.bytes)) (\(taken.rows.values.reduce(0, +)) rows in \(taken.rows.count) tables) in \(Int(taken.seconds * 10) / 10).\(Int(taken.seconds * 10) % 10) s")
                     snapshot = taken
                 } catch {
                     try fail(.failed, ["the database snapshot failed, so the script was not run and nothing else changed: " + error.operatorLines.joined(separator: "; ")])

@@ -190,7 +190,8 @@ public struct HostStatus: Encodable, Sendable {
 
     /// The report as lines for a terminal.
     public var lines: [String] {
-        var lines = ["host \(host), FATE_ROOT \(fateRoot), role \(role)"]
+        let shownRole = service.expected == nil && role == MachineRole.fateflow.rawValue ? "database only (no run touched fate_flow)" : role
+        var lines = ["host \(host), FATE_ROOT \(fateRoot), role \(shownRole)"]
         lines.append(runs.isEmpty ? "runs: none recorded" : "runs:")
         for run in runs {
             var line = "  \(run.id)  \(run.component) (\(run.role))  \(run.outcome)"
@@ -215,7 +216,8 @@ public struct HostStatus: Encodable, Sendable {
         if let schema { lines.append("fate_flow schema: \(schema)") }
         for (title, items) in [("backup folders", backupFolders), ("backup tables", backupTables), ("snapshots", snapshots)] {
             lines.append(items.isEmpty ? "\(title): none" : "\(title):")
-            for item in items { lines.append("  \(item.name)  \(Preflight.mebibytes(item.bytes))") }
+            let width = items.map(\.name.count).max() ?? 0
+            for item in items { lines.append("  \(item.name.padded(to: width))  \(sizeText(item.bytes))") }
         }
         for note in notes { lines.append("note: \(note)") }
         return lines

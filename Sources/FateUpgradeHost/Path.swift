@@ -61,6 +61,20 @@ public enum Clock {
 public func timestamp() -> String { Clock.local() }
 public func isoNow() -> String { Clock.iso() }
 
+/// A size for people: bytes, KiB, MiB or GiB, one decimal below ten.
+public func sizeText(_ bytes: Int64) -> String {
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024 && unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    if unit == 0 { return "\(bytes) bytes" }
+    let tenths = Int((value * 10).rounded())
+    return value < 10 ? "\(tenths / 10).\(tenths % 10) \(units[unit])" : "\(Int(value.rounded())) \(units[unit])"
+}
+
 extension String {
     /// Padded with spaces to `width` characters (never cut), for columns.
     public func padded(to width: Int) -> String {

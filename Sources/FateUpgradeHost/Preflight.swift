@@ -193,9 +193,9 @@ public struct Preflight {
             let place = [folder, UpgradeJournal.folder(fateRoot: p.fateRoot), p.fateRoot].first(where: FileSystem.isDirectory) ?? p.fateRoot
             if let free = FileSystem.freeBytes(at: place) {
                 if free < snapshotEstimate {
-                    problems.append("\(place) has \(Self.mebibytes(free)) free; the snapshot of \(Self.database) (\(Self.mebibytes(data)) of table data) needs about \(Self.mebibytes(snapshotEstimate)): free some space, or give --no-snapshot to go without")
+                    problems.append("\(place) has \(sizeText(free)) free; the snapshot of \(Self.database) (\(sizeText(data)) of table data) needs about \(sizeText(snapshotEstimate)): free some space, or give --no-snapshot to go without")
                 } else {
-                    passed.append("room for the snapshot (\(Self.mebibytes(free)) free, about \(Self.mebibytes(snapshotEstimate)) needed)")
+                    passed.append("room for the snapshot (\(sizeText(free)) free, about \(sizeText(snapshotEstimate)) needed)")
                 }
             }
         }
@@ -203,18 +203,13 @@ public struct Preflight {
         guard let row = try client.rows("SELECT @@datadir;").first, let dataFolder = row.first, !dataFolder.isEmpty else { return }
         if let free = FileSystem.freeBytes(at: dataFolder) {
             if free < copied + (16 << 20) {
-                problems.append("MySQL's data folder \(dataFolder) has \(Self.mebibytes(free)) free; the SQL's _backup copies of the upgraded tables need \(Self.mebibytes(copied)) and more while they are written")
+                problems.append("MySQL's data folder \(dataFolder) has \(sizeText(free)) free; the SQL's _backup copies of the upgraded tables need \(sizeText(copied)) and more while they are written")
             } else {
                 passed.append("room for the _backup tables in \(dataFolder)")
             }
         } else {
-            warnings.append("MySQL's data folder \(dataFolder) cannot be looked at from here (\(Errno.text())); the SQL's _backup copies need \(Self.mebibytes(copied)) there: check its free space by hand")
+            warnings.append("MySQL's data folder \(dataFolder) cannot be looked at from here (\(Errno.text())); the SQL's _backup copies need \(sizeText(copied)) there: check its free space by hand")
         }
-    }
-
-    public static func mebibytes(_ bytes: Int64) -> String {
-        let tenths = bytes * 10 / 1_048_576
-        return bytes >= 10 << 20 ? "\(bytes >> 20) MiB" : "\(tenths / 10).\(tenths % 10) MiB"
     }
 
     /// The python tree's and the schema's state now, for the journal.

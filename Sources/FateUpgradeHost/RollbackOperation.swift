@@ -111,7 +111,7 @@ public struct RollbackOperation {
             }
             if let problem = DatabaseSnapshots.problem(with: taken) { throw HostError("--from-snapshot: \(problem); nothing was changed") }
             if let free = FileSystem.freeBytes(at: Path.parent(taken.file)), free < taken.uncompressedBytes + (1 << 20) {
-                throw HostError("--from-snapshot: \(Path.parent(taken.file)) has \(Preflight.mebibytes(free)) free; the inflated dump needs \(Preflight.mebibytes(taken.uncompressedBytes)); nothing was changed")
+                throw HostError("--from-snapshot: \(Path.parent(taken.file)) has \(sizeText(free)) free; the inflated dump needs \(sizeText(taken.uncompressedBytes)); nothing was changed")
             }
             snapshot = taken
         }

@@ -127,7 +127,7 @@ extension FateUpgrade {
             let operation = try CleanupOperation(fateRoot: host.fateRoot, password: try host.secret(),
                                                  snapshotAge: snapshotsOlderThan * 86400, force: force)
             for item in operation.keep { console.say("keep   \(item.name) (\(item.why))") }
-            for item in operation.remove { console.say("remove \(item.kind == .table ? "table " : "")\(item.name)  \(Preflight.mebibytes(item.bytes))  (\(item.why))") }
+            for item in operation.remove { console.say("remove \(item.kind == .table ? "table " : "")\(item.name)  \(sizeText(item.bytes))  (\(item.why))") }
             operation.notes.forEach { console.say("note: \($0)") }
             if operation.remove.isEmpty {
                 console.say("nothing to remove")
@@ -135,12 +135,12 @@ extension FateUpgrade {
                 return
             }
             guard yes else {
-                console.say("\(operation.remove.count) items, \(Preflight.mebibytes(operation.bytes)): run again with --yes to remove them")
+                console.say("\(operation.remove.count) items, \(sizeText(operation.bytes)): run again with --yes to remove them")
                 if json { try FateUpgrade.printJSON(operation.report(outcome: "planned")) }
                 return
             }
             let report = try operation.execute(console: console)
-            console.say("removed \(report.removed.count) items, \(Preflight.mebibytes(report.bytes))")
+            console.say("removed \(report.removed.count) items, \(sizeText(report.bytes))")
             if json { try FateUpgrade.printJSON(report) }
         }
     }
