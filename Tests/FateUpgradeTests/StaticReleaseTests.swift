@@ -176,7 +176,15 @@ import Testing
         #expect(applied.stdout.contains("INFO: Upgrading process finished."))
         #expect(applied.stdout.contains("restarted fate_flow so that it reads the migrated settings"))
         #expect(scenario.sandbox.isFateFlowRunning())
-        let rolledBack = try Support.run(oldKernel[0], Array(oldKernel.dropFirst()) + ["rollback", "--fate-root", scenario.root],
+        #expect(applied.stdout.contains("snapshot of fate_flow:"))
+        // The commands that look at the host: /proc, a TCP probe, mysql; the same filter.
+        let state = try Support.run(oldKernel[0], Array(oldKernel.dropFirst()) + ["status", "--fate-root", scenario.root],
+                                    environment: scenario.environment, timeout: .seconds(120))
+        #expect(state.status == 0 && state.stdout.contains("fate_flow schema: 1.4.4"), "\(state.output)")
+        let verified = try Support.run(oldKernel[0], Array(oldKernel.dropFirst()) + ["verify", "--fate-root", scenario.root],
+                                       environment: scenario.environment, timeout: .seconds(120))
+        #expect(verified.status == 0, "\(verified.output)")
+        let rolledBack = try Support.run(oldKernel[0], Array(oldKernel.dropFirst()) + ["rollback", "--fate-root", scenario.root, "--from-snapshot"],
                                          environment: scenario.environment, timeout: .seconds(120))
         #expect(rolledBack.status == 0, "\(rolledBack.output)")
         #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
