@@ -112,6 +112,8 @@ import Testing
         let planned = try scenario.apply(["--component", "all", "--plan"])
         #expect(planned.status == 0, "\(planned.stderr)")
         #expect(planned.stdout.contains("plan for --component all"))
+        #expect(planned.stdout.contains("snapshot database fate_flow with "), "\(planned.stdout)")
+        #expect(planned.stdout.contains("preflight passed:") && planned.stdout.contains("room for the snapshot"), "\(planned.stdout)")
         #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
         #expect(!FileManager.default.fileExists(atPath: scenario.folder.appendingPathComponent("upgrade_package").path))
 
