@@ -77,6 +77,18 @@ import Testing
         #expect(failedVerify.stdout.contains("FAIL journal"), "\(failedVerify.output)")
 
         let halfWay = try scenario.mysql.snapshot()
+        // A snapshot that changed since it was taken is refused before anything changes.
+        let original = try Data(contentsOf: URL(fileURLWithPath: file))
+        var damaged = original
+        damaged[damaged.count / 2] ^= 0x01
+        try damaged.write(to: URL(fileURLWithPath: file))
+        let refused = try scenario.rollback(["--from-snapshot"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("not the \(snapshot["sha256"] as? String ?? "?") recorded"), "\(refused.output)")
+        #expect(try scenario.mysql.snapshot() == halfWay)
+        try original.write(to: URL(fileURLWithPath: file))
+        chmod(file, 0o600)
+
         let planned = try scenario.rollback(["--from-snapshot", "--plan"])
         #expect(planned.status == 0, "\(planned.output)")
         #expect(planned.stdout.contains("load \(file) into database fate_flow"))
