@@ -14,7 +14,7 @@ Every sandbox host is a network namespace `fu<pid>-<name>` reached over a veth p
 10.x.y.0/24, with its own PID and mount namespaces, the pid 1 of which (init.py) bind-mounts the
 host's folder onto /data/projects and runs sshd; mariadbd and fate_flow run inside them as on a real
 host. Everything is torn down at the end, on failure, on Ctrl-C and on SIGTERM; if this process is
-killed outright (SIGKILL), a detached reaper started first tears down from the state file.
+killed outright (SIGKILL), a reaper started first (in a process group of its own) tears down from the state file.
 
 Environment: FATE_UPGRADE_BIN (the tool; default the static release in dist/),
 FATE_UPGRADE_ANSIBLE_VENV (default /opt/fate-upgrade-ansible), FATE_UPGRADE_VERIFY=0|1 (force the
@@ -102,7 +102,7 @@ def run(argv, timeout=60, check=True, input=None, env=None, cwd=None, stdin=None
     timeout); returns the CompletedProcess with text stdout/stderr."""
     process = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else (stdin or subprocess.DEVNULL),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
-                               start_new_session=True)
+                               process_group=0)
     try:
         out, err = process.communicate(input.encode() if isinstance(input, str) else input, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -330,7 +330,7 @@ class Cluster:
     def start_reaper(self):
         subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--reap", str(self.state_file), str(self.pid)],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True, close_fds=True)
+                         process_group=0)
 
     def teardown(self):
         self.sampling = False
@@ -506,6 +506,7 @@ class Cluster:
             if time.time() > deadline:
                 raise Failure("mariadbd did not answer within 90 s")
             time.sleep(0.1)
+        self.sql_file(FIXTURES / "fate_flow-1.4.0.sql")
         self.sql_file(HERE / "fate_flow_1_4_0.sql")
 
     @staticmethod
@@ -533,7 +534,7 @@ class Cluster:
             ["ip", "netns", "exec", host["ns"], "unshare", "--mount", "--pid", "--fork", "--mount-proc",
              "--propagation", "private", "/usr/bin/python3", str(self.tmp / "init.py"), str(host["dir"]), str(home),
              "/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, process_group=0,
             env={"PATH": SAFE_PATH, "HOME": "/root", "LANG": "C.UTF-8"})
         out.close()
         host["launchers"].append(launcher.pid)
@@ -570,12 +571,16 @@ class Cluster:
                 time.sleep(0.1)
 
     def inside(self, name, argv, background=False, timeout=60, log_name=None):
-        """Runs argv inside a host (its network, mount and PID namespaces), with a clean environment."""
+        """Runs argv inside a host (its network, mount and PID namespaces), with a clean environment.
+        As an operator's shell would: no new session and no descriptors closed on the way, so a
+        fate_flow that service.sh starts with `nohup … &` keeps whatever it is handed, as on a real
+        host; only a process group of its own, so that a timeout can stop it and what it started."""
         full = ["nsenter", "-t", str(self.hosts[name]["init"]), "-m", "-n", "-p", "--wd=/", "--"] + argv
         env = {"PATH": SAFE_PATH, "HOME": "/root", "LANG": "C.UTF-8"}
         if background:
             out = open(self.tmp / ("%s-%s.log" % (name, log_name or "bg")), "ab")
-            p = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env, start_new_session=True)
+            p = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env, process_group=0,
+                                 close_fds=False)
             out.close()
             self.hosts[name]["launchers"].append(p.pid)
             self.state["hosts"][name]["launchers"].append(p.pid)
@@ -585,7 +590,7 @@ class Cluster:
         out_path = self.tmp / ("%s-cmd-%d.log" % (name, time.monotonic_ns()))
         with open(out_path, "wb") as out:
             p = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                 start_new_session=True)
+                                 process_group=0, close_fds=False)
             try:
                 p.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -762,7 +767,7 @@ class Cluster:
         transcript = []
         started = time.monotonic()
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                             cwd=str(self.tmp), start_new_session=True)
+                             cwd=str(self.tmp), process_group=0)
         self.state.setdefault("ansible", []).append(p.pid)
         self.save_state()
         deadline = time.monotonic() + timeout
