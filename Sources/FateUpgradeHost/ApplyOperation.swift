@@ -303,8 +303,7 @@ public struct ApplyOperation {
             case .snapshot(let database, let file, let tool, _):
                 do {
                     let taken = try DatabaseSnapshots.take(client: preflight.client, tool: tool, database: database,
-                                                           into: Path.parent(file), name: Path.name(file), timeout: options.scriptTimeout,
-                                                           console: console)
+                                                           into: Path.parent(file), name: Path.name(file), timeout: options.scriptTimeout)
                     console.say("snapshot of \(database): \(taken.file), \(sizeText(taken.bytes)) (\(taken.rows.values.reduce(0, +)) rows in \(taken.rows.count) tables) in \(Int(taken.seconds * 10) / 10).\(Int(taken.seconds * 10) % 10) s")
                     snapshot = taken
                 } catch {

@@ -91,13 +91,14 @@ public struct CleanupOperation {
         // Code backups: python_<ts> and python_upgrade_backup*, and the same of fate_flow.
         let flowRoot = view.parameters.fateFlowRoot
         for (folder, code) in [(root, "python"), (Path.parent(flowRoot), Path.name(flowRoot))] {
+            let backups = Set(UpgradeJournal.backups(in: folder, prefix: code))
             for name in FileSystem.names(in: folder).sorted() {
                 let path = "\(folder)/\(name)"
                 guard FileSystem.isRealDirectory(path) else { continue }
                 if name.hasPrefix("\(code)_upgrade_backup") {
                     candidates.append(Item(kind: .folder, name: path, bytes: HostFacts.size(of: path),
                                            why: "the upgraded \(code)/ a rollback moved aside", run: nil))
-                } else if name.hasPrefix("\(code)_"), PythonBackupName.timestamp(of: "python_" + name.dropFirst(code.count + 1)) != nil {
+                } else if backups.contains(name) {
                     let owner = view.journals.first { ($0.after?.pythonBackups ?? []).contains(name) || ($0.after?.fateFlowBackups ?? []).contains(name) }
                     candidates.append(Item(kind: .folder, name: path, bytes: HostFacts.size(of: path),
                                            why: "the \(code)/ from before an upgrade", run: owner?.id))
@@ -158,6 +159,9 @@ public struct CleanupOperation {
     public func execute(console: Console = .shared) throws -> Report {
         try Signals.deferring {
             var removed: [String] = []
+            // The journals learn what went even when a removal fails half-way, so that rollback
+            // never looks for a backup that is gone.
+            defer { try? recordInJournals(removed) }
             let tables = remove.filter { $0.kind == .table }.map(\.name)
             if !tables.isEmpty, let client = view.client {
                 try client.run("DROP TABLE " + tables.map(MySQLClient.identifier).joined(separator: ", ") + ";", database: Preflight.database)
@@ -169,18 +173,24 @@ public struct CleanupOperation {
                     throw Interrupted(signal: signal, detail: "cleanup stopped; removed so far: \(removed.isEmpty ? "nothing" : removed.joined(separator: ", "))")
                 }
                 if item.kind == .folder { try FileSystem.removeTree(item.name) } else if unlink(item.name) != 0 && errno != ENOENT {
-                    throw HostError("\(item.name): cannot remove: \(Errno.text())")
+                    throw HostError("\(item.name): cannot remove: \(Errno.text()); removed so far: \(removed.isEmpty ? "nothing" : removed.joined(separator: ", "))")
                 }
                 removed.append(item.name)
                 console.say("removed \(item.name)")
             }
-            var byRun: [String: [String]] = [:]
-            for item in remove { if let run = item.run { byRun[run, default: []].append(item.name) } }
-            for var run in try UpgradeJournal.all(fateRoot: view.fateRoot) where byRun[run.id] != nil {
-                run.cleanedUp = (run.cleanedUp ?? []) + byRun[run.id]!
-                try run.save()
-            }
             return report(outcome: "cleaned", removed: removed)
+        }
+    }
+
+    private func recordInJournals(_ removed: [String]) throws {
+        var byRun: [String: [String]] = [:]
+        for item in remove where removed.contains(item.name) {
+            if let run = item.run { byRun[run, default: []].append(item.name) }
+        }
+        guard !byRun.isEmpty else { return }
+        for var run in try UpgradeJournal.all(fateRoot: view.fateRoot) where byRun[run.id] != nil {
+            run.cleanedUp = (run.cleanedUp ?? []) + byRun[run.id]!
+            try run.save()
         }
     }
 }

@@ -27,7 +27,7 @@ public enum DatabaseSnapshots {
     /// so fate_flow may keep running), compressed as it streams, 0600, committed only when the dump
     /// is whole (`-- Dump completed` seen and exit status 0). Rows are counted in the dump itself.
     public static func take(client: MySQLClient, tool: String, database: String, into folder: String, name: String,
-                            timeout: Duration, console: Console) throws -> DatabaseSnapshot {
+                            timeout: Duration) throws -> DatabaseSnapshot {
         try FileSystem.makeDirectories(folder, mode: 0o700)
         let path = "\(folder)/\(name)"
         let clock = ContinuousClock()
@@ -136,20 +136,6 @@ public final class StagedDump: @unchecked Sendable {
     public let descriptor: Int32
     init(descriptor: Int32) { self.descriptor = descriptor }
     deinit { close(descriptor) }
-}
-
-extension FileDescriptorWriter {
-    public static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32, path: String) throws(WriteError) {
-        var offset = 0
-        while offset < bytes.count {
-            let count = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw WriteError(path: path, code: errno)
-            }
-            offset += count
-        }
-    }
 }
 
 extension Duration {

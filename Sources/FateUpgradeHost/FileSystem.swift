@@ -22,9 +22,14 @@ extension Error {
 public enum FileDescriptorWriter {
     /// Writes all of `bytes`, retrying short writes and EINTR.
     public static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(WriteError) {
+        // withUnsafeBytes rethrows untyped; the Result keeps the error's type.
+        try bytes.withUnsafeBytes { buffer in Result { () throws(WriteError) in try writeAll(buffer, to: descriptor, path: path) } }.get()
+    }
+
+    public static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32, path: String) throws(WriteError) {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+            let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 throw WriteError(path: path, code: errno)

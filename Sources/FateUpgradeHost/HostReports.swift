@@ -68,7 +68,7 @@ public struct HostView {
 
     /// Tables named as the upgrade and its rollbacks leave them: `<t>_backup`, `<t>_backup_<date>[_n]`, `<t>_pre_restore_<date>[_n]`.
     public static func isLeftoverTable(_ name: String) -> Bool {
-        for table in upgradedTables + ["t_queue"] {
+        for table in upgradedTables {
             for marker in ["_backup", "_pre_restore_"] where name.hasPrefix(table + marker) {
                 let rest = name.dropFirst(table.count + marker.count)
                 if marker == "_backup" && rest.isEmpty { return true }
@@ -78,7 +78,6 @@ public struct HostView {
                    parts.dropFirst().allSatisfy({ $0.allSatisfy(\.isNumber) }) { return true }
             }
         }
-        // A table FATE never had: only the prefixes above count.
         return false
     }
 }

@@ -163,13 +163,15 @@ public struct Preflight {
         do {
             try client.run("select 1;")
             passed.append("select 1 as \(p.dbUser)")
-            let tables = try client.tables(in: Self.database)
+            // One look at information_schema: the names, and the sizes the space checks need.
+            let sizes = try client.tableSizes(in: Self.database)
+            let tables = Set(sizes.keys)
             if tables.isEmpty { problems.append("the database \(Self.database) has no tables (or does not exist)") }
             let stale = upgradedTables.map { "\($0)_backup" }.filter(tables.contains)
             if !stale.isEmpty {
                 problems.append("\(Self.database) already has \(stale.joined(separator: ", ")): the upgrade SQL's `create table … like` would fail; roll back the earlier upgrade or rename them first")
             }
-            try checkSpace()
+            try checkSpace(sizes)
         } catch {
             problems.append(error.description)
         }
@@ -177,9 +179,8 @@ public struct Preflight {
 
     /// Room for the snapshot under FATE_ROOT, and for the `_backup` copies the SQL makes in
     /// MySQL's data folder (from information_schema's sizes).
-    private mutating func checkSpace() throws(HostError) {
+    private mutating func checkSpace(_ sizes: [String: (data: Int64, index: Int64)]) throws(HostError) {
         let p = parameters
-        let sizes = try client.tableSizes(in: Self.database)
         if takesSnapshot {
             if let tool = DatabaseSnapshots.dumpTool(p) {
                 dumpTool = tool

@@ -160,12 +160,7 @@ public struct UpgradeJournal: Codable, Sendable {
               UpgradeComponent(rawValue: String(id.dropFirst(15))) != nil, fileName == "\(id).json" else {
             return "its id '\(id)' is not the timestamp-component name of its file"
         }
-        func real(_ path: String) -> String? {
-            guard let resolved = realpath(path, nil) else { return nil }
-            defer { free(resolved) }
-            return String(cString: resolved)
-        }
-        guard let root = real(fateRoot), real(self.fateRoot) == root else {
+        guard let root = HostFacts.realPath(fateRoot), HostFacts.realPath(self.fateRoot) == root else {
             return "it records FATE_ROOT \(self.fateRoot), not \(fateRoot)"
         }
         func inside(_ path: String, _ folder: String) -> Bool {

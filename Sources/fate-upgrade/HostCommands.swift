@@ -168,8 +168,7 @@ extension FateUpgrade {
             let secret = try password.read() ?? ProcessInfo.processInfo.environment["FATE_DB_PASS"] ?? ""
             let client = MySQLClient(binary: "mysql", socket: socket, user: user, password: Secret(secret))
             let snapshot = try DatabaseSnapshots.take(client: client, tool: tool, database: Preflight.database,
-                                                      into: Path.parent(output), name: Path.name(output), timeout: .seconds(7200),
-                                                      console: .shared)
+                                                      into: Path.parent(output), name: Path.name(output), timeout: .seconds(7200))
             try FateUpgrade.printJSON(snapshot)
         }
     }

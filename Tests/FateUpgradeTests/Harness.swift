@@ -415,112 +415,13 @@ final class MariaDB: @unchecked Sendable {
 /// The fate_flow database of a FATE 1.4.0 host, shaped after the peewee models of that release
 /// (fate_flow/db/db_models.py): what the upgrade SQL of Tests/Fixtures/sql/ changes.
 enum FateFlow140 {
-    static let schema = """
-        CREATE DATABASE fate_flow DEFAULT CHARACTER SET utf8mb4;
-        USE fate_flow;
-        CREATE TABLE t_queue (
-          f_job_id varchar(100) NOT NULL,
-          f_event varchar(500) NOT NULL,
-          f_is_waiting int NOT NULL,
-          PRIMARY KEY (f_job_id)
-        ) ENGINE=InnoDB;
-        CREATE TABLE t_job (
-          f_job_id varchar(25) NOT NULL,
-          f_name varchar(500) NULL,
-          f_description text NULL,
-          f_tag varchar(50) NULL,
-          f_role varchar(10) NOT NULL,
-          f_party_id varchar(10) NOT NULL,
-          f_roles text NOT NULL,
-          f_work_mode int NOT NULL,
-          f_initiator_party_id varchar(50) NOT NULL,
-          f_is_initiator int NULL,
-          f_dsl longtext NOT NULL,
-          f_runtime_conf longtext NOT NULL,
-          f_train_runtime_conf longtext NULL,
-          f_run_ip varchar(100) NOT NULL,
-          f_status varchar(50) NOT NULL,
-          f_current_steps varchar(500) NULL,
-          f_current_tasks varchar(500) NULL,
-          f_progress int NULL,
-          f_create_time bigint NOT NULL,
-          f_update_time bigint NULL,
-          f_start_time bigint NULL,
-          f_end_time bigint NULL,
-          f_elapsed bigint NULL,
-          PRIMARY KEY (f_job_id, f_role, f_party_id),
-          KEY t_job_f_tag (f_tag),
-          KEY t_job_f_role (f_role),
-          KEY t_job_f_party_id (f_party_id),
-          KEY t_job_f_initiator_party_id (f_initiator_party_id),
-          KEY t_job_f_is_initiator (f_is_initiator)
-        ) ENGINE=InnoDB;
-        CREATE TABLE t_task (
-          f_job_id varchar(25) NOT NULL,
-          f_component_name text NOT NULL,
-          f_task_id varchar(100) NOT NULL,
-          f_role varchar(10) NOT NULL,
-          f_party_id varchar(10) NOT NULL,
-          f_operator varchar(100) NULL,
-          f_run_ip varchar(100) NULL,
-          f_run_pid int NULL,
-          f_status varchar(50) NOT NULL,
-          f_create_time bigint NOT NULL,
-          f_update_time bigint NULL,
-          f_start_time bigint NULL,
-          f_end_time bigint NULL,
-          f_elapsed bigint NULL,
-          PRIMARY KEY (f_job_id, f_task_id, f_role, f_party_id),
-          KEY t_task_f_role (f_role),
-          KEY t_task_f_party_id (f_party_id)
-        ) ENGINE=InnoDB;
-        CREATE TABLE t_data_view (
-          f_job_id varchar(25) NOT NULL,
-          f_role varchar(10) NOT NULL,
-          f_party_id varchar(10) NOT NULL,
-          f_table_name varchar(500) NULL,
-          f_table_namespace varchar(500) NULL,
-          f_component_name text NOT NULL,
-          f_create_time bigint NOT NULL,
-          f_update_time bigint NULL,
-          f_table_count_upload int NULL,
-          f_table_count_actual int NULL,
-          f_partition int NULL,
-          f_task_id varchar(100) NOT NULL,
-          f_type varchar(50) NULL,
-          f_ttl int NOT NULL,
-          f_party_model_id varchar(100) NULL,
-          f_model_version varchar(100) NULL,
-          f_size bigint NOT NULL,
-          f_description text NULL,
-          f_tag varchar(50) NULL,
-          PRIMARY KEY (f_job_id, f_task_id),
-          KEY t_data_view_f_role (f_role),
-          KEY t_data_view_f_party_id (f_party_id),
-          KEY t_data_view_f_tag (f_tag)
-        ) ENGINE=InnoDB;
-        CREATE TABLE t_machine_learning_model_meta (
-          f_id bigint NOT NULL,
-          f_role varchar(10) NOT NULL,
-          f_party_id varchar(10) NOT NULL,
-          f_roles text NOT NULL,
-          f_job_id varchar(25) NOT NULL,
-          f_model_id varchar(100) NOT NULL,
-          f_model_version varchar(100) NOT NULL,
-          f_size bigint NOT NULL,
-          f_create_time bigint NOT NULL,
-          f_update_time bigint NOT NULL,
-          f_description text NULL,
-          f_tag varchar(50) NULL,
-          PRIMARY KEY (f_id),
-          KEY t_machine_learning_model_meta_f_role (f_role),
-          KEY t_machine_learning_model_meta_f_party_id (f_party_id),
-          KEY t_machine_learning_model_meta_f_model_id (f_model_id),
-          KEY t_machine_learning_model_meta_f_model_version (f_model_version),
-          KEY t_machine_learning_model_meta_f_tag (f_tag)
-        ) ENGINE=InnoDB;
-
-        """
+    /// The five tables, as Tests/Fixtures/fate_flow-1.4.0.sql holds them (the cluster tests load it too).
+    static let schema: String = {
+        guard let text = try? String(contentsOf: Support.fixtures.appendingPathComponent("fate_flow-1.4.0.sql"), encoding: .utf8) else {
+            fatalError("Tests/Fixtures/fate_flow-1.4.0.sql is missing")
+        }
+        return text
+    }()
 
     /// A DSL of some hundred components (about 50 KB): longer than a TEXT column, a sort key's default
     /// length and a pipe buffer.
