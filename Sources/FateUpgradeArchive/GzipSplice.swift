@@ -186,8 +186,7 @@ enum GzipSplice {
             cursor += Int64(count)
         }
         if shift != 0, let last = carry {
-            var tail = last >> shift
-            try emit(UnsafeRawBufferPointer(start: &tail, count: 1))
+            try emitArray([last >> shift])
         }
 
         // The trailer: CRC-32 and length of the new tar, from the parts' without inflating the copy.

@@ -15,8 +15,8 @@ import Testing
         var root: String { sandbox.fateRoot.path }
 
         init(_ deploy: FateSandbox.Deploy, script: URL? = nil, service: URL? = nil, pythonPackage: String? = nil,
-             packageOptions: [String] = []) throws {
-            mysql = try MariaDB.start()
+             packageOptions: [String] = [], dataFolderSize: String? = nil) throws {
+            mysql = try MariaDB.start(dataFolderSize: dataFolderSize)
             try mysql.loadFateFlow140()
             sandbox = try FateSandbox.make(deploy: deploy, mysql: mysql)
             folder = try Support.temporaryFolder()

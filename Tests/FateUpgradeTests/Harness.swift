@@ -121,7 +121,9 @@ final class MariaDB: @unchecked Sendable {
     /// Initialises a data directory (once per test process, then copied per server for speed), starts
     /// `mariadbd` on a unix socket only (--skip-networking), waits until it answers, and returns.
     /// Throws (so the test FAILS, never skips) with the server's error log when it cannot start.
-    static func start() throws -> MariaDB {
+    /// With `dataFolderSize` (tmpfs's `size=`, e.g. "512m") the data directory is a tmpfs of that size, which
+    /// `limitDataFolder(freeBytes:)` can shrink later; mounting needs root, as CI has.
+    static func start(dataFolderSize: String? = nil) throws -> MariaDB {
         let template = try templateDataDirectory()
         let server = try program(server, "mariadbd")
         _ = try program(client, "the mariadb client")
@@ -133,7 +135,13 @@ final class MariaDB: @unchecked Sendable {
             [errorLog, stderrLog].compactMap { try? String(contentsOf: $0, encoding: .utf8) }.joined(separator: "\n")
         }
         do {
-            let copy = try Support.run("cp", ["-a", template.path, folder.appendingPathComponent("data").path])
+            let data = folder.appendingPathComponent("data")
+            if let dataFolderSize {
+                try FileManager.default.createDirectory(at: data, withIntermediateDirectories: false)
+                let mounted = try Support.run("mount", ["-t", "tmpfs", "-o", "size=\(dataFolderSize),mode=0700", "tmpfs", data.path])
+                guard mounted.status == 0 else { throw Failure("cannot mount a tmpfs for the data directory (root is needed): \(mounted.stderr)") }
+            }
+            let copy = try Support.run("cp", dataFolderSize == nil ? ["-a", template.path, data.path] : ["-a", template.path + "/.", data.path])
             guard copy.status == 0 else { throw Failure("cannot copy the template data directory: \(copy.stderr)") }
 
             let optionFile = folder.appendingPathComponent("client.cnf")
@@ -183,6 +191,9 @@ final class MariaDB: @unchecked Sendable {
                 deadline = time.time() + 60
                 while alive(server) and time.time() < deadline:
                     time.sleep(0.2)
+                data = os.path.join(sys.argv[3], "data")
+                if os.path.ismount(data):
+                    os.spawnvp(os.P_WAIT, "umount", ["umount", "-l", data])
                 shutil.rmtree(sys.argv[3], ignore_errors=True)
                 """, "\(getpid())", "\(process.processIdentifier)", folder.path]
             watchdog.standardInput = FileHandle.nullDevice
@@ -223,9 +234,29 @@ final class MariaDB: @unchecked Sendable {
                 usleep(20_000)
             }
         } catch {
+            unmountDataFolder(in: folder)
             try? FileManager.default.removeItem(at: folder)
             throw error
         }
+    }
+
+    private static func unmountDataFolder(in folder: URL) {
+        let data = folder.appendingPathComponent("data")
+        var inside = stat(), parent = stat()
+        if stat(data.path, &inside) == 0, stat(folder.path, &parent) == 0, inside.st_dev != parent.st_dev {
+            _ = try? Support.run("umount", ["-l", data.path])
+        }
+    }
+
+    /// Shrinks the tmpfs data directory (see `start(dataFolderSize:)`) so that `freeBytes` are left free.
+    func limitDataFolder(freeBytes: Int64) throws {
+        let data = folder.appendingPathComponent("data").path
+        var info = statvfs()
+        guard statvfs(data, &info) == 0 else { throw Failure("statvfs \(data): \(String(cString: strerror(errno)))") }
+        let used = Int64(info.f_blocks - info.f_bfree) * Int64(info.f_frsize)
+        let size = (used + freeBytes + 4095) / 4096 * 4096
+        let remounted = try Support.run("mount", ["-o", "remount,size=\(size)", data])
+        guard remounted.status == 0 else { throw Failure("cannot resize the tmpfs at \(data): \(remounted.stderr)") }
     }
 
     /// Stops the server (SIGTERM, wait) and removes the folder. Also called from deinit.
@@ -243,6 +274,7 @@ final class MariaDB: @unchecked Sendable {
         }
         if watchdog.isRunning { watchdog.terminate() }
         watchdog.waitUntilExit()
+        Self.unmountDataFolder(in: folder)
         try? FileManager.default.removeItem(at: folder)
     }
 
@@ -582,8 +614,15 @@ struct FateSandbox {
     private func startFateFlow() throws {
         let run = try service("start")
         guard run.status == 0, isFateFlowRunning() else {
-            throw Failure("fate_flow did not start (\(run.status)):\n\(run.output)")
+            throw Failure("fate_flow did not start (\(run.status)):\n\(run.output)\n\(fateFlowErrors())")
         }
+    }
+
+    /// What the stand-in fate_flow wrote to its error logs (a port it could not bind, a traceback), for failure messages.
+    func fateFlowErrors() -> String {
+        let logs = [fateRoot.appendingPathComponent("logs/error.log"),
+                    supervisorRoot.appendingPathComponent("logs/fate-fateflow.err")]
+        return logs.compactMap { try? String(contentsOf: $0, encoding: .utf8) }.joined(separator: "\n")
     }
 
     /// Whether this sandbox's fate_flow server runs: a live process (not a zombie) whose command line names it.

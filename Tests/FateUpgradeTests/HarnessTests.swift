@@ -150,7 +150,7 @@ import Testing
         let sandbox = try FateSandbox.make(deploy: deploy, mysql: database)
         defer { sandbox.remove() }
         func pid() throws -> pid_t {
-            try #require(sandbox.runningPids().first)
+            try #require(sandbox.runningPids().first, "fate_flow is not running: \(sandbox.fateFlowErrors())")
         }
         let script = deploy == .allinone ? sandbox.fateRoot.appendingPathComponent("python/fate_flow/service.sh").path
                                          : sandbox.supervisorRoot.appendingPathComponent("service.sh").path

@@ -143,6 +143,34 @@ import Testing
         #expect(noSnapshot.stderr.contains("has no snapshot"))
     }
 
+    @Test func noRoomForTheBackupTablesInMySQLsDataFolderIsRefusedAndChangesNothing() throws {
+        try #require(getuid() == 0, "puts MariaDB's data directory on a tmpfs: needs root, as CI has")
+        let scenario = try Scenario(.allinone, dataFolderSize: "512m")
+        defer { scenario.remove() }
+        // The SQL copies five tables with `create table … like` and `insert … select`; preflight wants their
+        // size and 16 MiB more free (InnoDB grows files in steps while it writes). 8 MiB left is too little.
+        try scenario.mysql.limitDataFolder(freeBytes: 8 << 20)
+        let tree = try scenario.sandbox.treeSnapshot()
+        let database = try scenario.mysql.snapshot()
+
+        let refused = try scenario.apply(["--component", "mysql"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("MySQL's data folder"), "\(refused.output)")
+        #expect(refused.stderr.contains("_backup copies"))
+        #expect(try scenario.sandbox.treeSnapshot() == tree)
+        #expect(try scenario.mysql.snapshot() == database)
+        let state = scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade")
+        #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("journal").path))
+        #expect((try? Support.files(in: state.appendingPathComponent("snapshots")))?.isEmpty ?? true)
+        #expect(!FileManager.default.fileExists(atPath: scenario.folder.appendingPathComponent("upgrade_package").path))
+
+        // With the room back, the same command goes through: the refusal was the space check and nothing else.
+        try scenario.mysql.limitDataFolder(freeBytes: 64 << 20)
+        let applied = try scenario.apply(["--component", "mysql"])
+        #expect(applied.status == 0, "\(applied.output)")
+        #expect(applied.output.contains("room for the _backup tables in"), "\(applied.output)")
+    }
+
     @Test func statusAndVerifyOnAnUpgradedThenRolledBackHost() throws {
         let scenario = try Scenario(.allinone)
         defer { scenario.remove() }

@@ -138,7 +138,7 @@ import Testing
         #expect(lstat(work.path, &info) == 0 && info.st_mode & 0o777 == 0o700)
         #expect(lstat(work.appendingPathComponent("upgrade_script.sh").path, &info) == 0 && info.st_mode & 0o077 == 0)
         let state = scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade")
-        for path in [work.appendingPathComponent("upgrade_script.sh").path, scenario.package.path] + (try Support.files(in: state.appendingPathComponent("logs"))).map { state.appendingPathComponent("logs/\($0)").path } {
+        for path in [work.appendingPathComponent("upgrade_script.sh").path, scenario.package.path] + (try Support.files(in: state.appendingPathComponent("logs"))).map({ state.appendingPathComponent("logs/\($0)").path }) {
             let read = try Support.run("runuser", ["-u", "nobody", "--", "cat", path])
             #expect(read.status != 0, "nobody could read \(path)")
             #expect(!read.output.contains(MariaDB.packagePassword))

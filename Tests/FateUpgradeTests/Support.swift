@@ -1,5 +1,6 @@
 import FateUpgradeHost
 import Foundation
+import Synchronization
 import Testing
 
 /// The result of running a command: exit status and both output streams.
@@ -53,20 +54,43 @@ enum Support {
         return condition()
     }
 
-    /// A TCP port nothing listens on now (the kernel's choice), for a stand-in fate_flow.
+    /// A TCP port for a stand-in fate_flow: free now, handed out once per test run, and below the kernel's
+    /// ephemeral range — a port the kernel chose (bind to port 0) is free only until the next outgoing
+    /// connection or the next caller is given it again, and the stand-in dies when its port is taken.
     static func freePort() throws -> Int {
+        try portReservations.withLock { next in
+            let span = portRange.count
+            for _ in 0..<span {
+                let port = portRange.lowerBound + next % span
+                next += 1
+                if try canBind(port) { return port }
+            }
+            throw Failure("no free TCP port in \(portRange.lowerBound)-\(portRange.upperBound - 1)")
+        }
+    }
+
+    /// From 20000 to the start of the ephemeral range (`net.ipv4.ip_local_port_range`, 32768 by default).
+    private static let portRange: Range<Int> = {
+        let ephemeral = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+            .split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32768
+        return 20000..<max(ephemeral, 20100)
+    }()
+    /// Where the next search starts; spread by pid so two test runs on one machine rarely meet.
+    private static let portReservations = Mutex(Int(getpid()) * 101)
+
+    private static func canBind(_ port: Int) throws -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw Failure("socket: \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = UInt32(0x7f000001).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
         }
-        guard bound else { throw Failure("cannot find a free port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Starts `fate-upgrade` without waiting; `wait` on the result (bounded) collects its output.
