@@ -212,3 +212,15 @@ import Testing
         }
     }
 }
+
+@Suite struct ClockTests {
+    /// Journal times are UTC with milliseconds, zero-padded, and sort as strings in time order.
+    @Test func journalTimesCarryMillisecondsAndSortAsText() throws {
+        #expect(Clock.iso(Date(timeIntervalSince1970: 1_606_858_458.1239)) == "2020-12-01T21:34:18.123Z")
+        #expect(Clock.iso(Date(timeIntervalSince1970: 1_606_858_458.007)) == "2020-12-01T21:34:18.007Z")
+        #expect(Clock.iso(Date(timeIntervalSince1970: 1_606_858_459)) == "2020-12-01T21:34:19.000Z")
+        let times = [1_606_858_458.999, 1_606_858_459.0, 1_606_858_459.01, 1_606_858_459.2].map { Clock.iso(Date(timeIntervalSince1970: $0)) }
+        #expect(times == times.sorted())
+        #expect(Set(times).count == times.count)
+    }
+}
