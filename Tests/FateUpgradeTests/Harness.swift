@@ -601,14 +601,18 @@ struct FateSandbox {
         try manager.createDirectory(at: home, withIntermediateDirectories: true)
     }
 
-    /// The command that starts or stops fate_flow on this host, as the upgrade script runs it.
-    func service(_ action: String) throws -> Run {
+    /// This host's service script and the arguments after the action (the program name, for supervisord's).
+    var serviceCommand: (script: String, trailing: [String]) {
         switch deploy {
-        case .allinone:
-            try Support.run("bash", [fateRoot.appendingPathComponent("python/fate_flow/service.sh").path, action])
-        case .ansible:
-            try Support.run("bash", [supervisorRoot.appendingPathComponent("service.sh").path, action, "fate-fateflow"])
+        case .allinone: (fateRoot.appendingPathComponent("python/fate_flow/service.sh").path, [])
+        case .ansible: (supervisorRoot.appendingPathComponent("service.sh").path, ["fate-fateflow"])
         }
+    }
+
+    /// Starts, stops or asks after fate_flow on this host as an operator does, from a shell that closes
+    /// nothing (`Support.runFromAShell`).
+    func service(_ action: String, shell: String = "bash") throws -> Run {
+        try Support.runFromAShell(shell, [serviceCommand.script, action] + serviceCommand.trailing)
     }
 
     private func startFateFlow() throws {

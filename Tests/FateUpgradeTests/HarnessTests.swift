@@ -152,40 +152,45 @@ import Testing
         func pid() throws -> pid_t {
             try #require(sandbox.runningPids().first, "fate_flow is not running: \(sandbox.fateFlowErrors())")
         }
-        let script = deploy == .allinone ? sandbox.fateRoot.appendingPathComponent("python/fate_flow/service.sh").path
-                                         : sandbox.supervisorRoot.appendingPathComponent("service.sh").path
-        let name = deploy == .allinone ? [] : ["fate-fateflow"]
+        let (script, name) = sandbox.serviceCommand
 
         #expect(sandbox.isFateFlowRunning())
         let first = try pid()
         #expect(FateSandbox.isAlive(first))
-        #expect(try Support.run("bash", [script, "status"] + name).status == 0)
+        #expect(try sandbox.service("status").status == 0)
         // FATE's service scripts are bash: under dash (`sh` on Debian) they fail, as the real ones do.
-        #expect(try Support.run("dash", [script, "status"] + name).status != 0)
+        #expect(try sandbox.service("status", shell: "dash").status != 0)
 
         // Stopping, and again when there is nothing to stop.
-        let stop = try Support.run("bash", [script, "stop"] + name)
+        let stop = try sandbox.service("stop")
         #expect(stop.status == 0, "\(stop.output)")
         #expect(!sandbox.isFateFlowRunning())
         #expect(!FateSandbox.isAlive(first))
-        #expect(try Support.run("bash", [script, "stop"] + name).status == 0)
-        #expect(try Support.run("bash", [script, "status"] + name).status != 0)
+        #expect(try sandbox.service("stop").status == 0)
+        #expect(try sandbox.service("status").status != 0)
 
         // Starting from a pipe that the caller reads to its end: the process must not hold the pipe open.
-        let start = try Support.run("timeout", ["20", "bash", "-c", "bash \"$0\" start $1 | cat", script] + name)
+        // It holds whatever else its starter had open, as on a real host: here a file of ours.
+        let held = sandbox.folder.appendingPathComponent("held-by-fate_flow")
+        let descriptor = open(held.path, O_CREAT | O_WRONLY, 0o600)
+        defer { close(descriptor) }
+        let start = try Support.runFromAShell("timeout", ["20", "bash", "-c", "bash \"$0\" start $1 | cat", script] + name)
         #expect(start.status == 0, "\(start.output)")
         #expect(sandbox.isFateFlowRunning())
         let second = try pid()
+        var ours = stat(), theirs = stat()
+        #expect(fstat(descriptor, &ours) == 0 && stat("/proc/\(second)/fd/\(descriptor)", &theirs) == 0
+                && ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev, "fate_flow did not inherit descriptor \(descriptor)")
         #expect(second != first)
         let again = try sandbox.service("start")
         #expect(again.status == 0, "\(again.output)")
         #expect(try pid() == second)
 
-        let restart = try Support.run("bash", [script, "restart"] + name)
+        let restart = try sandbox.service("restart")
         #expect(restart.status == 0, "\(restart.output)")
         let third = try pid()
         #expect(third != second && FateSandbox.isAlive(third) && !FateSandbox.isAlive(second))
-        #expect(try Support.run("bash", [script, "bogus"] + name).status != 0)
+        #expect(try sandbox.service("bogus").status != 0)
 
         #expect(try sandbox.treeSnapshot().keys.allSatisfy { !$0.hasSuffix(".pid") })
         sandbox.remove()

@@ -44,6 +44,62 @@ enum Support {
         return run
     }
 
+    /// Runs a program as an operator's shell runs FATE's service scripts: nothing is closed, so every
+    /// descriptor of this test process without close-on-exec reaches the script and what it starts with
+    /// `nohup … &` (fate_flow); no session, signals as a shell leaves them; a process group of its own, as
+    /// a job-control shell gives, which a timeout stops. Output goes to a file, as to a terminal: what waits
+    /// is `waitpid` on the script, never the end of its output. Both streams land in `stdout`.
+    @discardableResult
+    static func runFromAShell(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) throws -> Run {
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "FATE_DB_PASS")
+        guard let program = Command.locate(executable, path: env["PATH"]) else { throw Failure("\(executable): not found") }
+        var template = Array("/tmp/fate-shell-XXXXXX".utf8CString)
+        let output = mkstemp(&template)
+        guard output >= 0 else { throw Failure("mkstemp: \(String(cString: strerror(errno)))") }
+        let outputPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        defer { close(output); unlink(outputPath) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, output, 1)
+        posix_spawn_file_actions_adddup2(&actions, output, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The test runner's threads block some signals; a shell's children start with none blocked.
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([program] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
+        guard spawned == 0 else { throw Failure("\(program): \(String(cString: strerror(spawned)))") }
+
+        let deadline = ContinuousClock.now + timeout
+        var status: Int32 = 0
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            if ContinuousClock.now > deadline {
+                kill(-pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                throw Failure("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+            }
+            usleep(10_000)
+        }
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let signal = status & 0x7f
+        return Run(status: signal == 0 ? (status >> 8) & 0xff : 128 + signal, stdout: text, stderr: "")
+    }
+
     /// Polls `condition` every 50 ms until it holds or `seconds` pass.
     static func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)

@@ -15,6 +15,8 @@ Every sandbox host is a network namespace `fu<pid>-<name>` reached over a veth p
 host's folder onto /data/projects and runs sshd; mariadbd and fate_flow run inside them as on a real
 host. Everything is torn down at the end, on failure, on Ctrl-C and on SIGTERM; if this process is
 killed outright (SIGKILL), a reaper started first (in a process group of its own) tears down from the state file.
+Nothing here closes inherited descriptors (subprocess does by default: every call passes close_fds=False) or
+makes a session, as neither FATE's service.sh nor an operator's shell does; process groups only bound time.
 
 Environment: FATE_UPGRADE_BIN (the tool; default the static release in dist/),
 FATE_UPGRADE_ANSIBLE_VENV (default /opt/fate-upgrade-ansible), FATE_UPGRADE_VERIFY=0|1 (force the
@@ -102,7 +104,7 @@ def run(argv, timeout=60, check=True, input=None, env=None, cwd=None, stdin=None
     timeout); returns the CompletedProcess with text stdout/stderr."""
     process = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else (stdin or subprocess.DEVNULL),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
-                               process_group=0)
+                               process_group=0, close_fds=False)
     try:
         out, err = process.communicate(input.encode() if isinstance(input, str) else input, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -147,7 +149,7 @@ def cmdline(pid):
 def netns_pids(ns):
     try:
         out = subprocess.run(["ip", "netns", "pids", ns], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             timeout=10).stdout.decode()
+                             timeout=10, close_fds=False).stdout.decode()
         return [int(x) for x in out.split()]
     except (subprocess.TimeoutExpired, ValueError):
         return []
@@ -193,9 +195,9 @@ def teardown(state):
     time.sleep(0.2)
     for name, host in state.get("hosts", {}).items():
         if host.get("ns"):
-            subprocess.run(["ip", "netns", "del", host["ns"]], stderr=subprocess.DEVNULL, timeout=20)
+            subprocess.run(["ip", "netns", "del", host["ns"]], stderr=subprocess.DEVNULL, timeout=20, close_fds=False)
         if host.get("veth"):
-            subprocess.run(["ip", "link", "del", host["veth"]], stderr=subprocess.DEVNULL, timeout=20)
+            subprocess.run(["ip", "link", "del", host["veth"]], stderr=subprocess.DEVNULL, timeout=20, close_fds=False)
     tmp = state.get("tmp")
     if tmp and os.path.isdir(tmp) and os.path.basename(tmp).startswith("fu"):
         shutil.rmtree(tmp, ignore_errors=True)
@@ -234,10 +236,10 @@ import os, signal, subprocess, sys, time
 # It also gives the host its own (empty) /root: the machine's root dotfiles (a pyenv init in
 # .bashrc, say) are not the sandbox host's.
 hostdir, home, sshd = sys.argv[1], sys.argv[2], sys.argv[3:]
-subprocess.run(["mount", "--make-rprivate", "/"], check=True)
-subprocess.run(["mount", "--bind", hostdir, "/data/projects"], check=True)
-subprocess.run(["mount", "--bind", home, "/root"], check=True)
-child = subprocess.Popen(sshd)
+subprocess.run(["mount", "--make-rprivate", "/"], check=True, close_fds=False)
+subprocess.run(["mount", "--bind", hostdir, "/data/projects"], check=True, close_fds=False)
+subprocess.run(["mount", "--bind", home, "/root"], check=True, close_fds=False)
+child = subprocess.Popen(sshd, close_fds=False)
 def stop(*_):
     try:
         child.terminate()
@@ -330,7 +332,7 @@ class Cluster:
     def start_reaper(self):
         subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--reap", str(self.state_file), str(self.pid)],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         process_group=0)
+                         process_group=0, close_fds=False)
 
     def teardown(self):
         self.sampling = False
@@ -534,7 +536,7 @@ class Cluster:
             ["ip", "netns", "exec", host["ns"], "unshare", "--mount", "--pid", "--fork", "--mount-proc",
              "--propagation", "private", "/usr/bin/python3", str(self.tmp / "init.py"), str(host["dir"]), str(home),
              "/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out, process_group=0,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, process_group=0, close_fds=False,
             env={"PATH": SAFE_PATH, "HOME": "/root", "LANG": "C.UTF-8"})
         out.close()
         host["launchers"].append(launcher.pid)
@@ -767,7 +769,7 @@ class Cluster:
         transcript = []
         started = time.monotonic()
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                             cwd=str(self.tmp), process_group=0)
+                             cwd=str(self.tmp), process_group=0, close_fds=False)
         self.state.setdefault("ansible", []).append(p.pid)
         self.save_state()
         deadline = time.monotonic() + timeout
