@@ -39,6 +39,28 @@ import Testing
         try Support.tool(["verify", "--fate-root", scenario.root] + extra, environment: scenario.environment)
     }
 
+    /// The python tree and the database before a run that preflight must refuse, and the check after it:
+    /// both as they were, and no journal, snapshot or work folder written.
+    struct Untouched {
+        let tree: [String: String]
+        let database: String
+
+        init(_ scenario: Scenario) throws {
+            tree = try scenario.sandbox.treeSnapshot()
+            database = try scenario.mysql.snapshot()
+        }
+
+        func expect(in scenario: Scenario, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+            #expect(try scenario.sandbox.treeSnapshot() == tree, sourceLocation: sourceLocation)
+            #expect(try scenario.mysql.snapshot() == database, sourceLocation: sourceLocation)
+            let state = scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade")
+            #expect((try? Support.files(in: state.appendingPathComponent("snapshots")))?.isEmpty ?? true, sourceLocation: sourceLocation)
+            #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("journal").path), sourceLocation: sourceLocation)
+            #expect(!FileManager.default.fileExists(atPath: scenario.folder.appendingPathComponent("upgrade_package").path),
+                    sourceLocation: sourceLocation)
+        }
+    }
+
     @Test func halfAppliedSQLIsRestoredFromTheSnapshot() throws {
         let sql = try Self.halfFailingSQL()
         defer { try? FileManager.default.removeItem(at: sql) }
@@ -118,18 +140,13 @@ import Testing
         let mounted = try Support.run("mount", ["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", snapshots.path])
         try #require(mounted.status == 0, "mount: \(mounted.stderr)")
         defer { _ = try? Support.run("umount", ["-l", snapshots.path]) }
-        let tree = try scenario.sandbox.treeSnapshot()
-        let database = try scenario.mysql.snapshot()
+        let before = try Untouched(scenario)
 
         let refused = try scenario.apply(["--component", "all"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("the snapshot of fate_flow"), "\(refused.output)")
         #expect(refused.stderr.contains("--no-snapshot"))
-        #expect(try scenario.sandbox.treeSnapshot() == tree)
-        #expect(try scenario.mysql.snapshot() == database)
-        #expect(try Support.files(in: snapshots).isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("journal").path))
-        #expect(!FileManager.default.fileExists(atPath: scenario.folder.appendingPathComponent("upgrade_package").path))
+        try before.expect(in: scenario)
         #expect(scenario.sandbox.isFateFlowRunning())
 
         let without = try scenario.apply(["--component", "all", "--no-snapshot"])
@@ -150,19 +167,13 @@ import Testing
         // The SQL copies five tables with `create table … like` and `insert … select`; preflight wants their
         // size and 16 MiB more free (InnoDB grows files in steps while it writes). 8 MiB left is too little.
         try scenario.mysql.limitDataFolder(freeBytes: 8 << 20)
-        let tree = try scenario.sandbox.treeSnapshot()
-        let database = try scenario.mysql.snapshot()
+        let before = try Untouched(scenario)
 
         let refused = try scenario.apply(["--component", "mysql"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("MySQL's data folder"), "\(refused.output)")
         #expect(refused.stderr.contains("_backup copies"))
-        #expect(try scenario.sandbox.treeSnapshot() == tree)
-        #expect(try scenario.mysql.snapshot() == database)
-        let state = scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade")
-        #expect(!FileManager.default.fileExists(atPath: state.appendingPathComponent("journal").path))
-        #expect((try? Support.files(in: state.appendingPathComponent("snapshots")))?.isEmpty ?? true)
-        #expect(!FileManager.default.fileExists(atPath: scenario.folder.appendingPathComponent("upgrade_package").path))
+        try before.expect(in: scenario)
 
         // With the room back, the same command goes through: the refusal was the space check and nothing else.
         try scenario.mysql.limitDataFolder(freeBytes: 64 << 20)

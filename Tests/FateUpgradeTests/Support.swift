@@ -30,9 +30,7 @@ enum Support {
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil,
                     environment: [String: String] = [:], stdin: String? = nil, timeout: Duration = .seconds(300)) throws -> Run {
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "FATE_DB_PASS")
-        for (key, value) in environment { env[key] = value }
+        let env = childEnvironment(environment)
         guard let program = Command.locate(executable, path: env["PATH"]) else { throw Failure("\(executable): not found") }
         let result = try ChildProcess.run(Command(program, arguments, environment: env, directory: directory?.path),
                                           input: stdin.map { .bytes(Array($0.utf8)) } ?? .null, timeout: timeout)
@@ -51,8 +49,7 @@ enum Support {
     /// is `waitpid` on the script, never the end of its output. Both streams land in `stdout`.
     @discardableResult
     static func runFromAShell(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) throws -> Run {
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "FATE_DB_PASS")
+        let env = childEnvironment()
         guard let program = Command.locate(executable, path: env["PATH"]) else { throw Failure("\(executable): not found") }
         var template = Array("/tmp/fate-shell-XXXXXX".utf8CString)
         let output = mkstemp(&template)
@@ -91,7 +88,8 @@ enum Support {
             if ContinuousClock.now > deadline {
                 kill(-pid, SIGKILL)
                 waitpid(pid, &status, 0)
-                throw Failure("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+                let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+                throw Failure("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout):\n\(text)")
             }
             usleep(10_000)
         }
@@ -151,10 +149,15 @@ enum Support {
 
     /// Starts `fate-upgrade` without waiting; `wait` on the result (bounded) collects its output.
     static func startTool(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess.Running {
+        try ChildProcess.start(Command(binary, arguments, environment: childEnvironment(environment)))
+    }
+
+    /// Ours without FATE_DB_PASS (a test gives it only where it means to), plus `extra`.
+    private static func childEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "FATE_DB_PASS")
-        for (key, value) in environment { env[key] = value }
-        return try ChildProcess.start(Command(binary, arguments, environment: env))
+        env.merge(extra) { $1 }
+        return env
     }
 
     /// Runs `fate-upgrade`.
