@@ -134,6 +134,27 @@ def alive(pid):
         return False
 
 
+def start_time(pid):
+    """When the process started (clock ticks since boot, field 22 of /proc/PID/stat), or None when it is
+    gone. A pid alone does not name a process for long: pids wrap (pid_max is 32768 on many machines)
+    and a dead launcher's number soon belongs to a process of another test."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def signal_process(process, sig):
+    """Sends `sig` to a process recorded as [pid, start time], only if that pid is still that process."""
+    pid, started = process
+    if started is not None and start_time(pid) == started:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
 def cmdline(pid):
     try:
         with open("/proc/%s/cmdline" % pid, "rb") as f:
@@ -159,19 +180,17 @@ def teardown(state):
     """Kills every process of the sandbox (by pid: the hosts' inits, whatever is in their network
     namespaces, ssh masters using this run's control folder), deletes namespaces and veths, and
     removes the temporary folder. Safe to run twice."""
-    inits = [h.get("init") for h in state.get("hosts", {}).values() if h.get("init")]
-    for pid in inits:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
+    inits = [h["init"] for h in state.get("hosts", {}).values() if h.get("init")]
+    for init in inits:
+        signal_process(init, signal.SIGTERM)
     deadline = time.time() + 5
-    while time.time() < deadline and any(alive(p) for p in inits):
+    while time.time() < deadline and any(start_time(pid) == started for pid, started in inits):
         time.sleep(0.1)
+    for init in inits:
+        signal_process(init, signal.SIGKILL)
     for name, host in state.get("hosts", {}).items():
         ns = host.get("ns")
-        pids = ([host["init"]] if host.get("init") else []) + (netns_pids(ns) if ns else [])
-        for pid in pids:
+        for pid in netns_pids(ns) if ns else []:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
@@ -187,11 +206,8 @@ def teardown(state):
                     except OSError:
                         pass
     for name, host in state.get("hosts", {}).items():
-        for pid in host.get("launchers", []):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        for launcher in host.get("launchers", []):
+            signal_process(launcher, signal.SIGKILL)
     time.sleep(0.2)
     for name, host in state.get("hosts", {}).items():
         if host.get("ns"):
@@ -402,7 +418,7 @@ class Cluster:
             ns = "fu%d-%s" % (self.pid, name)
             veth, peer = "fu%dh%d" % (self.pid, index), "fu%dn%d" % (self.pid, index)
             root_addr, addr = "10.%d.%d.%d" % (a, b, 4 * index + 1), "10.%d.%d.%d" % (a, b, 4 * index + 2)
-            host = {"ns": ns, "veth": veth, "addr": addr, "group": group, "dir": self.tmp / "hosts" / name, "launchers": []}
+            host = {"ns": ns, "veth": veth, "addr": addr, "group": group, "dir": self.tmp / "hosts" / name}
             self.hosts[name] = host
             self.state["hosts"][name] = {"ns": ns, "veth": veth, "launchers": []}
             self.save_state()
@@ -539,8 +555,7 @@ class Cluster:
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, process_group=0, close_fds=False,
             env={"PATH": SAFE_PATH, "HOME": "/root", "LANG": "C.UTF-8"})
         out.close()
-        host["launchers"].append(launcher.pid)
-        self.state["hosts"][name]["launchers"].append(launcher.pid)
+        self.state["hosts"][name]["launchers"].append([launcher.pid, start_time(launcher.pid)])
         self.save_state()
         # init is the child of unshare (which waits for it); find it.
         deadline = time.time() + 20
@@ -558,7 +573,7 @@ class Cluster:
         if init is None:
             raise Failure("no init for %s" % name)
         host["init"] = init
-        self.state["hosts"][name]["init"] = init
+        self.state["hosts"][name]["init"] = [init, start_time(init)]
         self.save_state()
         # Wait until sshd listens: a TCP connect from here.
         import socket
@@ -584,8 +599,7 @@ class Cluster:
             p = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env, process_group=0,
                                  close_fds=False)
             out.close()
-            self.hosts[name]["launchers"].append(p.pid)
-            self.state["hosts"][name]["launchers"].append(p.pid)
+            self.state["hosts"][name]["launchers"].append([p.pid, start_time(p.pid)])
             self.save_state()
             return p
         # Output to a file, never a pipe: a service script's nohup'd server keeps the descriptors.
