@@ -171,10 +171,9 @@ public struct ApplyOperation {
         }
         parameters = ScriptParameters(values: values)
         interpreter = ScriptInterpreter.choose(forScript: contents.script.bytes)
-        id = "\(timestamp())-\(options.component.rawValue)"
-
         // One run per FATE_ROOT at a time, from before the journal is read until this run ends.
         lock = FileSystem.isDirectory(parameters.fateRoot) ? try StateLock(fateRoot: parameters.fateRoot, for: "apply") : nil
+        id = UpgradeJournal.newID(component: options.component, fateRoot: parameters.fateRoot)
         var check = Preflight(component: options.component, parameters: parameters, workdir: workdir, contents: contents,
                               interpreter: interpreter, allowRoot: options.allowRoot)
         check.blockNames = block.names
@@ -217,7 +216,7 @@ public struct ApplyOperation {
             let service = FateFlowService(p, owner: owner)
             steps.append(.extract(package: options.package, into: workdir, entries: contents.paths.count))
             if options.snapshot && options.component.touchesDatabase, let tool = check.dumpTool {
-                steps.append(.snapshot(database: Preflight.database, file: "\(DatabaseSnapshots.folder(fateRoot: p.fateRoot))/\(id).sql.gz",
+                steps.append(.snapshot(database: Preflight.database, file: DatabaseSnapshots.file(fateRoot: p.fateRoot, id: id),
                                        tool: tool, estimate: check.snapshotEstimate))
             }
             steps.append(.recordJournal(path: "\(state)/journal/\(id).json"))

@@ -12,6 +12,9 @@ import Glibc
 public enum DatabaseSnapshots {
     public static func folder(fateRoot: String) -> String { "\(UpgradeJournal.folder(fateRoot: fateRoot))/snapshots" }
 
+    /// The snapshot of the run `id`.
+    public static func file(fateRoot: String, id: String) -> String { "\(folder(fateRoot: fateRoot))/\(id).sql.gz" }
+
     /// MYSQL_ROOT/bin/mysqldump (the one matching FATE's server), else the system's.
     public static func dumpTool(_ parameters: ScriptParameters) -> String? {
         let own = "\(parameters.mysqlRoot)/bin/mysqldump"

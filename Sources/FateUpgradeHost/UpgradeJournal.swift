@@ -131,6 +131,23 @@ public struct UpgradeJournal: Codable, Sendable {
         try file.commit(overwrite: true)
     }
 
+    /// A new run's id, `YYYYmmddHHMMSS-component`. A run in the same second as an earlier one of the
+    /// component (an apply right after a rollback, from automation) waits for the next second rather
+    /// than take that run's name: its journal, snapshot and log would be replaced. Called under the
+    /// state lock, so no other run takes the id meanwhile.
+    public static func newID(component: UpgradeComponent, fateRoot: String) -> String {
+        let state = folder(fateRoot: fateRoot)
+        var id = ""
+        for _ in 0..<30 {
+            id = "\(timestamp())-\(component.rawValue)"
+            let taken = ["\(state)/journal/\(id).json", "\(state)/logs/\(id).log", DatabaseSnapshots.file(fateRoot: fateRoot, id: id)]
+                .contains(where: FileSystem.exists)
+            if !taken { break }
+            usleep(100_000)
+        }
+        return id
+    }
+
     /// Every record under FATE_ROOT, oldest first.
     public static func all(fateRoot: String) throws -> [UpgradeJournal] {
         let folder = "\(UpgradeJournal.folder(fateRoot: fateRoot))/journal"

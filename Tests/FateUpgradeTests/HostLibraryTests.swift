@@ -224,3 +224,28 @@ import Testing
         #expect(Set(times).count == times.count)
     }
 }
+
+@Suite struct RunIDTests {
+    /// A run in the same second as an earlier one never takes its id: the earlier journal, snapshot or log would
+    /// be replaced (an apply right after a rollback, as automation does it).
+    @Test(arguments: ["journal/%@.json", "snapshots/%@.sql.gz", "logs/%@.log"])
+    func aNewRunNeverTakesAnEarlierRunsID(taken pattern: String) throws {
+        let root = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let state = root.appendingPathComponent(".fate-upgrade")
+        // The ids of this second and the next are both taken: the new id is later still.
+        var taken: [String] = []
+        for offset in 0..<2 {
+            let id = "\(Clock.local("%Y%m%d%H%M%S", Date().addingTimeInterval(Double(offset))))-all"
+            let file = state.appendingPathComponent(pattern.replacingOccurrences(of: "%@", with: id))
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data().write(to: file)
+            taken.append(id)
+        }
+        let id = UpgradeJournal.newID(component: .all, fateRoot: root.path)
+        #expect(!taken.contains(id), "\(id)")
+        #expect(id > taken.last!, "\(id)")
+        #expect(id.hasSuffix("-all") && id.count == 18)
+        #expect(UpgradeJournal.newID(component: .mysql, fateRoot: root.path).hasSuffix("-mysql"))
+    }
+}
