@@ -23,10 +23,8 @@ public enum HostFacts {
         guard let server = realPath("\(flowRoot)/fate_flow_server.py") ?? realPath(flowRoot).map({ "\($0)/fate_flow_server.py" }) else { return [] }
         var found: [Int32] = []
         for name in FileSystem.names(in: "/proc") {
-            guard let pid = Int32(name), pid != getpid(),
-                  let line = try? FileSystem.read("/proc/\(pid)/cmdline", limit: 1 << 20) else { continue }
-            for argument in line.split(separator: 0).map({ String(decoding: $0, as: UTF8.self) })
-            where argument.hasSuffix("fate_flow_server.py") {
+            guard let pid = Int32(name), pid != getpid(), let arguments = arguments(of: pid) else { continue }
+            for argument in arguments where argument.hasSuffix("fate_flow_server.py") {
                 let full = argument.hasPrefix("/") ? argument : (realPath("/proc/\(pid)/cwd").map { "\($0)/\(argument)" } ?? argument)
                 if full == server || realPath(full) == server {
                     if isAlive(pid) { found.append(pid) }
@@ -37,10 +35,35 @@ public enum HostFacts {
         return found.sorted()
     }
 
-    static func isAlive(_ pid: Int32) -> Bool {
+    /// The arguments of a process; nil when it is gone. A process in the middle of execve shows no
+    /// arguments for a moment (its new image's are not set up yet), as fate_flow does right after
+    /// service.sh's `nohup python …` is seen by `ps`: that is read again, briefly, rather than taken
+    /// for a process without arguments. Kernel threads and zombies have none.
+    public static func arguments(of pid: Int32) -> [String]? {
+        for _ in 0..<40 {
+            guard let line = try? FileSystem.read("/proc/\(pid)/cmdline", limit: 1 << 20) else { return nil }
+            if !line.isEmpty { return line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } }
+            guard let status = status(of: pid) else { return nil }
+            if status.state == UInt8(ascii: "Z") || status.flags & 0x0020_0000 != 0 { return [] }  // PF_KTHREAD
+            usleep(5_000)
+        }
+        return []
+    }
+
+    /// Whether the process exists and is not a zombie.
+    public static func isAlive(_ pid: Int32) -> Bool {
+        guard let status = status(of: pid) else { return false }
+        return status.state != UInt8(ascii: "Z")
+    }
+
+    /// State and flags from /proc/PID/stat (fields 3 and 9; the name before them may hold spaces and parentheses).
+    private static func status(of pid: Int32) -> (state: UInt8, flags: UInt64)? {
         guard let stat = try? FileSystem.read("/proc/\(pid)/stat", limit: 1 << 16),
-              let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return false }
-        return stat[(close + 2)...].first != UInt8(ascii: "Z")
+              let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 6, let state = fields[0].first,
+              let flags = UInt64(String(decoding: fields[6], as: UTF8.self)) else { return nil }
+        return (state, flags)
     }
 
     public static func realPath(_ path: String) -> String? {

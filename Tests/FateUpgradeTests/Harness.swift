@@ -111,7 +111,7 @@ final class MariaDB: @unchecked Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
         for name in names where name.hasPrefix("fate-db-tpl-") {
             let fields = name.split(separator: "-")
-            guard fields.count == 5, let pid = pid_t(fields[3]), pid != getpid(), !FateSandbox.isAlive(pid) else { continue }
+            guard fields.count == 5, let pid = pid_t(fields[3]), pid != getpid(), !HostFacts.isAlive(pid) else { continue }
             try? FileManager.default.removeItem(atPath: "/tmp/\(name)")
         }
     }
@@ -634,13 +634,12 @@ struct FateSandbox {
         !runningPids().isEmpty
     }
 
-    /// Live processes whose command line has `word` as one of its arguments.
+    /// Live processes whose command line has `word` as one of its arguments (read as the tool reads them,
+    /// across the moment of an exec).
     static func processes(withArgument word: String) -> [pid_t] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return names.compactMap { name -> pid_t? in
-            guard let pid = pid_t(name), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                  data.split(separator: 0).contains(where: { String(decoding: $0, as: UTF8.self) == word }),
-                  isAlive(pid) else { return nil }
+            guard let pid = pid_t(name), HostFacts.arguments(of: pid)?.contains(word) == true, HostFacts.isAlive(pid) else { return nil }
             return pid
         }
     }
@@ -649,12 +648,6 @@ struct FateSandbox {
         Self.processes(withArgument: serverModule)
     }
 
-    static func isAlive(_ pid: pid_t) -> Bool {
-        guard kill(pid, 0) == 0 else { return false }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
-        return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
-    }
 
     /// Every file, folder and link under `relative` (e.g. "python"), keyed by path relative to it ("." for itself),
     /// with its type, mode, owner, size, sha256 of contents or link target — so two snapshots are equal exactly when
@@ -691,8 +684,8 @@ struct FateSandbox {
         let pids = runningPids()
         for pid in pids { kill(pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(5)
-        while pids.contains(where: Self.isAlive) && Date() < deadline { usleep(10_000) }
-        for pid in pids where Self.isAlive(pid) { kill(pid, SIGKILL) }
+        while pids.contains(where: HostFacts.isAlive) && Date() < deadline { usleep(10_000) }
+        for pid in pids where HostFacts.isAlive(pid) { kill(pid, SIGKILL) }
         try? FileManager.default.removeItem(at: folder)
     }
 

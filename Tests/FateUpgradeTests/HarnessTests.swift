@@ -156,7 +156,7 @@ import Testing
 
         #expect(sandbox.isFateFlowRunning())
         let first = try pid()
-        #expect(FateSandbox.isAlive(first))
+        #expect(HostFacts.isAlive(first))
         #expect(try sandbox.service("status").status == 0)
         // FATE's service scripts are bash: under dash (`sh` on Debian) they fail, as the real ones do.
         #expect(try sandbox.service("status", shell: "dash").status != 0)
@@ -165,7 +165,7 @@ import Testing
         let stop = try sandbox.service("stop")
         #expect(stop.status == 0, "\(stop.output)")
         #expect(!sandbox.isFateFlowRunning())
-        #expect(!FateSandbox.isAlive(first))
+        #expect(!HostFacts.isAlive(first))
         #expect(try sandbox.service("stop").status == 0)
         #expect(try sandbox.service("status").status != 0)
 
@@ -189,12 +189,12 @@ import Testing
         let restart = try sandbox.service("restart")
         #expect(restart.status == 0, "\(restart.output)")
         let third = try pid()
-        #expect(third != second && FateSandbox.isAlive(third) && !FateSandbox.isAlive(second))
+        #expect(third != second && HostFacts.isAlive(third) && !HostFacts.isAlive(second))
         #expect(try sandbox.service("bogus").status != 0)
 
         #expect(try sandbox.treeSnapshot().keys.allSatisfy { !$0.hasSuffix(".pid") })
         sandbox.remove()
-        #expect(!FateSandbox.isAlive(third))
+        #expect(!HostFacts.isAlive(third))
         #expect(!FileManager.default.fileExists(atPath: sandbox.folder.path))
     }
 

@@ -249,3 +249,23 @@ import Testing
         #expect(UpgradeJournal.newID(component: .mysql, fateRoot: root.path).hasSuffix("-mysql"))
     }
 }
+
+@Suite struct ProcessArgumentsTests {
+    /// A process in the middle of execve shows no arguments for a moment (about 2 % of `nohup python …`
+    /// starts were caught so here); `HostFacts.arguments(of:)` reads through that moment, so a fate_flow that
+    /// is just starting is never taken for another process.
+    @Test func aProcessIsSeenWithItsArgumentsThroughAnExec() throws {
+        var missed: [Int] = []
+        for trial in 0..<150 {
+            let marker = "fu-exec-\(getpid())-\(trial)"
+            let child = try ChildProcess.start(Command("/bin/sh", ["-c", "exec /bin/sh -c 'sleep 0.05' \(marker)"]))
+            while HostFacts.isAlive(child.pid) {
+                guard let arguments = HostFacts.arguments(of: child.pid) else { break }
+                if arguments.isEmpty { missed.append(trial); break }
+                if arguments.contains(marker) { break }
+            }
+            _ = child.wait(timeout: .seconds(10))
+        }
+        #expect(missed.isEmpty, "no arguments seen for a live process in trials \(missed)")
+    }
+}

@@ -156,11 +156,21 @@ def signal_process(process, sig):
 
 
 def cmdline(pid):
-    try:
-        with open("/proc/%s/cmdline" % pid, "rb") as f:
-            return f.read().split(b"\0")
-    except OSError:
-        return []
+    """The arguments of a process ([] when gone). A process in the middle of execve shows none for a
+    moment, as fate_flow right after service.sh's `nohup python …`: read again, briefly (kernel
+    threads and zombies have none)."""
+    for _ in range(40):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                data = f.read()
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return []
+        if data or fields[0] == "Z" or int(fields[6]) & 0x00200000:  # PF_KTHREAD
+            return data.split(b"\0") if data else []
+        time.sleep(0.005)
+    return []
 
 
 # ---------------------------------------------------------------------------------------------
