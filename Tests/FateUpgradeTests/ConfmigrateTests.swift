@@ -207,7 +207,7 @@ import Testing
         let sandbox = try Sandbox(baseConf: Self.fixture("conf/base_conf-1.4.0.yaml"))
         defer { try? FileManager.default.removeItem(at: sandbox.folder) }
         let run = try sandbox.run(["--zk-hosts", "zk1:2181, zk2:2181", "--zk-use-acl", "true", "--zk-user", "fate",
-                                   "--zk-password-stdin", "--json"], stdin: "123\n")
+                                   "--zk-password-stdin", "--json"], stdin: "zk-Pa55word\n")
         #expect(run.status == 0, "\(run.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         #expect(report["backup"] == nil)
@@ -215,9 +215,10 @@ import Testing
         let settings = try #require(report["settings"] as? [[String: Any]])
         #expect(settings.first?["reason"] as? String == "the backup has neither USE_CONFIGURATION_CENTER nor use_registry; true, as the upgrade guide shows")
         let zookeeper = try #require(try pyyamlRegistry(try sandbox.text())["zookeeper"] as? [String: Any])
-        #expect(zookeeper["password"] as? String == "123")
+        #expect(zookeeper["password"] as? String == "zk-Pa55word")
         #expect(zookeeper["hosts"] as? [String] == ["zk1:2181", "zk2:2181"])
-        #expect(!run.stdout.contains("123"))
+        // A password that no timestamp or path in the report can contain by chance ("123" was in 20261201230316).
+        #expect(!run.stdout.contains("zk-Pa55word"))
     }
 
     @Test func handGivenValuesWinOverTheBackup() throws {
