@@ -13,6 +13,29 @@ public struct GzipFacts: Sendable, Equatable {
     public var members: Int
     public var crc: UInt32
     public var length: UInt64
+    /// Where the first member's deflate data ends and its 8-byte trailer begins (a file may go on
+    /// after it: more members, or zeros some tools pad with).
+    public var firstTrailer: Int64
+}
+
+/// A file's identity and version as fstat gives it: a file replaced or written to in between
+/// differs in one of these.
+public struct FileIdentity: Sendable, Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var modified: Int64
+    var changed: Int64
+
+    init?(descriptor: Int32) {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        changed = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
+    }
 }
 
 /// The input of libarchive's tar reader: the file, inflated here with zlib when it is gzip.
@@ -35,6 +58,9 @@ final class InflatingSource {
     private var members = 0
     private var crc: UInt32 = 0
     private var length: UInt64 = 0
+    private var firstTrailer: Int64 = 0
+    /// The file as it was when it was opened, so that a later pass can tell it is still the same.
+    private(set) var identity: FileIdentity?
     /// Compressed bytes read from the file.
     private(set) var bytesRead: Int64 = 0
     /// Why reading stopped, when it was not the end.
@@ -50,6 +76,7 @@ final class InflatingSource {
             input.deallocate(); output.deallocate()
             throw .unreadable(path, String(cString: strerror(errno)))
         }
+        identity = FileIdentity(descriptor: descriptor)
     }
 
     deinit {
@@ -60,7 +87,10 @@ final class InflatingSource {
     }
 
     /// The gzip facts once the whole input was read (nil for a plain tar, or before the end).
-    var facts: GzipFacts? { isGzip && atEnd ? GzipFacts(members: members, crc: crc, length: length) : nil }
+    var facts: GzipFacts? {
+        guard isGzip, atEnd else { return nil }
+        return GzipFacts(members: members, crc: crc, length: length, firstTrailer: firstTrailer)
+    }
 
     private func fill() -> Bool {
         while true {
@@ -131,6 +161,7 @@ final class InflatingSource {
             case Z_OK, Z_BUF_ERROR: break
             case Z_STREAM_END:
                 ended = true
+                if members == 1 { firstTrailer = Int64(stream.total_in) - 8 }
                 crc = members == 1 ? UInt32(stream.adler) : UInt32(crc32_combine(uLong(crc), stream.adler, off_t(stream.total_out)))
                 length += UInt64(stream.total_out)
             default:

@@ -83,6 +83,9 @@ final class ArchiveReader {
     /// The uncompressed offset of the header just read (its first block, extended headers included).
     var headerPosition: Int64 { source == nil ? 0 : archive_read_header_position(handle) }
 
+    /// The input file as it was opened (nil for folders).
+    var inputIdentity: FileIdentity? { source?.identity }
+
     /// Reads the input to its end so that the gzip trailer is checked; returns what it says.
     func finishInput() throws(PackageError) -> GzipFacts? {
         guard let source else { return nil }
@@ -325,17 +328,38 @@ public struct UpgradePackage {
         }
     }
 
+    /// How pack wrote its output.
+    public enum WriteMethod: String, Sendable, Codable {
+        /// The start compressed anew, the rest of the input's compressed stream copied (`GzipSplice`).
+        case splice
+        /// The input's whole tar stream written anew, the script's member replaced (`TarRewrite`).
+        case rewrite
+        /// An unpacked folder archived by libarchive.
+        case archive
+    }
+
     public struct Summary: Sendable {
         public var entries = 0
         public var bytesIn: Int64 = 0
         public var bytesOut: Int64 = 0
         public var scriptPath = ""
-        /// The output's SHA-256 when it was computed on the way (the splice); nil otherwise.
+        /// The output's SHA-256, computed as it was written.
         public var sha256: String? = nil
+        public var method: WriteMethod = .archive
+        /// Why the fast path was not taken (nil when it was, or does not apply to the output).
+        public var notSpliced: String? = nil
+        /// The fast path was tried and its check failed: a fault of the tool, to be reported.
+        public var spliceCheckFailed = false
+        /// Tar bytes compressed anew, and compressed bytes of the input copied as they are.
+        public var recompressed: UInt64 = 0
+        public var copied: Int64 = 0
+        /// What was checked of the output before it was reported written.
+        public var check = ""
     }
 
     /// The script's tar member (header blocks, data, padding) as the writer of `format` makes it,
-    /// with the script's metadata from the package and `bytes` as its data.
+    /// with the script's metadata from the package and `bytes` as its data. The member is read
+    /// back before it is used: one entry, the script's name and metadata, exactly `bytes`.
     func scriptMember(named script: String, bytes: [UInt8], format: Int32) throws(PackageError) -> [UInt8] {
         let reader = try reader()
         while let entry = try reader.next() {
@@ -360,26 +384,130 @@ public struct UpgradePackage {
             let written = bytes.withUnsafeBytes { archive_write_data(writer, $0.baseAddress, $0.count) }
             guard written == bytes.count, archive_write_finish_entry(writer) == ARCHIVE_OK else { throw failure() }
             // Taken before the writer is freed, which closes it with tar's end-of-archive blocks.
-            return sink.bytes
+            let member = sink.bytes
+            try Self.checkMember(member, like: entry, data: bytes, path: path)
+            return member
         }
         throw .noScript(path, seen: [])
     }
 
-    /// pack's fast path (see `GzipSplice`); nil when it does not apply and the whole stream must be rewritten.
-    public func splice(contents: Contents, newScript: [UInt8], to fileDescriptor: Int32, outputPath: String,
-                       compressionLevel: Int, progress: (Int64) -> Void) throws(PackageError) -> Summary? {
-        guard !isFolder, let facts = contents.gzip, let range = contents.scriptMember, let format = contents.format else { return nil }
+    /// `member` read back with libarchive: one regular file, named and owned as `original`, holding `data`.
+    static func checkMember(_ member: [UInt8], like original: OpaquePointer, data: [UInt8], path: String) throws(PackageError) {
+        let reader = archive_read_new()
+        defer { archive_read_free(reader) }
+        archive_read_support_format_tar(reader)
+        let stream = member + [UInt8](repeating: 0, count: 1024)
+        let problem: String? = stream.withUnsafeBytes { buffer in
+            guard archive_read_open_memory(reader, buffer.baseAddress, buffer.count) == ARCHIVE_OK else { return "it does not open" }
+            var next: OpaquePointer? = nil
+            guard archive_read_next_header(reader, &next) == ARCHIVE_OK, let entry = next else { return "it has no header" }
+            guard entryPath(entry) == entryPath(original), archive_entry_filetype(entry) == fileTypeRegular,
+                  archive_entry_perm(entry) == archive_entry_perm(original),
+                  archive_entry_uid(entry) == archive_entry_uid(original), archive_entry_gid(entry) == archive_entry_gid(original),
+                  archive_entry_mtime(entry) == archive_entry_mtime(original),
+                  archive_entry_uname(entry).map({ String(cString: $0) }) == archive_entry_uname(original).map({ String(cString: $0) }),
+                  archive_entry_gname(entry).map({ String(cString: $0) }) == archive_entry_gname(original).map({ String(cString: $0) }) else {
+                return "its name, type, mode, owner or time differ from the script's"
+            }
+            var read: [UInt8] = []
+            var block: UnsafeRawPointer? = nil
+            var size = 0
+            var offset: Int64 = 0
+            while archive_read_data_block(reader, &block, &size, &offset) == ARCHIVE_OK {
+                guard offset == Int64(read.count) else { return "its data has holes" }
+                read += UnsafeRawBufferPointer(start: block, count: size)
+            }
+            guard read == data else { return "its data is not the new script" }
+            guard archive_read_next_header(reader, &next) == ARCHIVE_EOF else { return "it holds more than one entry" }
+            return nil
+        }
+        if let problem { throw .write(path, "the new script's tar member does not read back (\(problem)); please report this") }
+    }
+
+    /// Writes the package with the script's bytes replaced by `newScript`, to `fileDescriptor`
+    /// (gzip-compressed at `compressionLevel` unless `gzip` is false). A gzip input is spliced
+    /// when it can be (`GzipSplice`), else its tar stream is rewritten whole (`TarRewrite`); an
+    /// unpacked folder is archived with libarchive. Either way the output is checked before this
+    /// returns, and nothing is written by a splice whose check fails.
+    public func write(contents: Contents, newScript: [UInt8], to fileDescriptor: Int32, outputPath: String, gzip: Bool,
+                      compressionLevel: Int, progress: (Int64) -> Void) throws -> Summary {
+        guard !isFolder, let range = contents.scriptMember, let format = contents.format, let identity = contents.identity else {
+            return try archiveFolder(contents: contents, newScript: newScript, to: fileDescriptor, outputPath: outputPath, gzip: gzip,
+                                     compressionLevel: compressionLevel, progress: progress)
+        }
         let member = try scriptMember(named: contents.script.path, bytes: newScript, format: format)
-        guard let result = try GzipSplice.rewrite(input: path, facts: facts, scriptMember: range, newMember: member,
-                                                  to: fileDescriptor, outputPath: outputPath, level: Int32(compressionLevel),
-                                                  progress: progress) else { return nil }
-        return Summary(entries: contents.entries, bytesIn: result.bytesIn, bytesOut: result.bytesOut, scriptPath: contents.script.path,
-                       sha256: result.sha256)
+        let edit = ScriptMemberEdit(member: range, replacement: member)
+        let sink = OutputSink(descriptor: fileDescriptor, path: outputPath)
+        var summary = Summary(entries: contents.entries, scriptPath: contents.script.path)
+        if gzip {
+            guard let facts = contents.gzip else {
+                summary.notSpliced = "the input is a plain tar"
+                return try rewrite(edit: edit, contents: contents, sink: sink, level: Int32(compressionLevel), summary: summary, progress: progress)
+            }
+            switch try GzipSplice.rewrite(input: path, facts: facts, identity: identity, edit: edit, to: sink, level: Int32(compressionLevel),
+                                          progress: progress) {
+            case .written(let result):
+                summary.bytesIn = result.bytesIn
+                summary.bytesOut = result.bytesOut
+                summary.sha256 = result.sha256
+                summary.method = .splice
+                summary.recompressed = result.recompressed
+                summary.copied = result.copied
+                summary.check = result.checkedWhole
+                    ? "the whole output inflated again, its CRC-32 and length as meant"
+                    : "the compressed-anew start inflated again to exactly the edited tar, the seam and 64 KiB after it equal to the input's, the copy ending at the input's checked trailer"
+                return summary
+            case .declined(let reason, let checkFailed):
+                summary.notSpliced = reason
+                summary.spliceCheckFailed = checkFailed
+            }
+        } else {
+            summary.notSpliced = "the output is a plain tar"
+        }
+        return try rewrite(edit: edit, contents: contents, sink: sink, level: gzip ? Int32(compressionLevel) : nil, summary: summary,
+                           progress: progress)
+    }
+
+    private func rewrite(edit: ScriptMemberEdit, contents: Contents, sink: OutputSink, level: Int32?, summary: Summary,
+                         progress: (Int64) -> Void) throws(PackageError) -> Summary {
+        let result = try TarRewrite.rewrite(input: path, expected: contents, edit: edit, to: sink, gzipLevel: level, progress: progress)
+        var summary = summary
+        summary.bytesIn = result.bytesIn
+        summary.bytesOut = result.bytesOut
+        summary.sha256 = result.sha256
+        summary.method = .rewrite
+        summary.recompressed = result.length
+        summary.check = level == nil ? "every byte written as the edited tar" : "the whole output inflated again as it was written, its CRC-32 and length as meant"
+        return summary
+    }
+
+    /// An unpacked folder, archived by libarchive; read back when the output is a file.
+    private func archiveFolder(contents: Contents, newScript: [UInt8], to fileDescriptor: Int32, outputPath: String, gzip: Bool,
+                               compressionLevel: Int, progress: (Int64) -> Void) throws -> Summary {
+        var summary = try archive(to: fileDescriptor, outputPath: outputPath, gzip: gzip, compressionLevel: compressionLevel,
+                                  progress: progress) { found in
+            guard UpgradePackage.normalised(found.path) == contents.script.path, found.bytes == contents.script.bytes else {
+                throw PackageError.unreadable(path, "\(found.path) changed while it was being packed")
+            }
+            return newScript
+        }
+        summary.method = .archive
+        var info = stat()
+        if fstat(fileDescriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
+            let written = try UpgradePackage(path: "/proc/self/fd/\(fileDescriptor)").contents()
+            guard written.entries == contents.entries, written.script.bytes == newScript else {
+                throw PackageError.write(outputPath, "the archived folder does not read back as meant; nothing was kept. Please report this")
+            }
+            summary.check = "the whole output read back: every entry, the new script's bytes"
+        } else {
+            summary.check = "not read back (not a file)"
+        }
+        return summary
     }
 
     /// Copies every entry to `fileDescriptor` as a new tar(.gz); the script's bytes go through `transform`.
     /// Entries other than the script are passed through unchanged, data streamed block by block.
-    public func rewrite(to fileDescriptor: Int32, outputPath: String, gzip: Bool, compressionLevel: Int,
+    func archive(to fileDescriptor: Int32, outputPath: String, gzip: Bool, compressionLevel: Int,
                  progress: (Int64) -> Void,
                  transform: (Script) throws -> [UInt8]) throws -> Summary {
         let reader = try reader()
@@ -464,6 +592,8 @@ extension UpgradePackage {
         /// Where the script's member lies in the uncompressed tar: its first header block to the next entry's.
         public var scriptMember: Range<Int64>?
         var format: Int32?
+        /// The input file as the scan opened it (nil for a folder).
+        var identity: FileIdentity?
     }
 
     /// Reads every header (extracting nothing) through the entry model, refusing the package if
@@ -521,7 +651,8 @@ extension UpgradePackage {
         if entries == 0 { throw PackageError.notAnArchive(path, "it holds no entries") }
         guard let script else { throw PackageError.noScript(path, seen: topLevel) }
         return Contents(script: script, paths: paths, totalSize: total, sizes: sizes, entries: entries, gzip: gzip,
-                        scriptMember: scriptStart.flatMap { start in scriptEnd.map { start..<$0 } }, format: isFolder ? nil : reader.format)
+                        scriptMember: scriptStart.flatMap { start in scriptEnd.map { start..<$0 } }, format: isFolder ? nil : reader.format,
+                        identity: reader.inputIdentity)
     }
 
     public static func normalised(_ name: String) -> String {

@@ -134,21 +134,14 @@ extension FateUpgrade {
             let file = output == "-" ? nil : try AtomicOutputFile(path: output, overwrite: force, mode: 0o600)
             defer { file?.discard() }
             let progress = ProgressMeter(total: package.inputSize, label: "packing")
-            // A gzip package: only its start is compressed again (see GzipSplice); else the whole stream.
-            let spliced = output.hasSuffix(".tar") ? nil
-                : try package.splice(contents: contents, newScript: rendered, to: file?.fileDescriptor ?? STDOUT_FILENO,
-                                     outputPath: output, compressionLevel: compressionLevel, progress: progress.update)
-            let summary = try spliced ?? package.rewrite(
-                to: file?.fileDescriptor ?? STDOUT_FILENO, outputPath: output, gzip: !output.hasSuffix(".tar"),
-                compressionLevel: compressionLevel, progress: progress.update
-            ) { found in
-                // The package must not have changed since it was checked.
-                guard found.path == script.path, found.bytes == script.bytes else {
-                    throw PackageError.unreadable(input, "\(found.path) changed while it was being packed")
-                }
-                return rendered
-            }
+            // A gzip package: only its start is compressed again when it can be (GzipSplice).
+            let summary = try package.write(contents: contents, newScript: rendered, to: file?.fileDescriptor ?? STDOUT_FILENO,
+                                            outputPath: output, gzip: !output.hasSuffix(".tar"), compressionLevel: compressionLevel,
+                                            progress: progress.update)
             progress.finish()
+            if summary.spliceCheckFailed, let reason = summary.notSpliced {
+                console.warn("the fast path's output failed its check (\(reason)), so the whole package was written anew and checked instead; please report this with how the package was made")
+            }
             try file?.commit(overwrite: force)
             // The checksum apply checks before it trusts the package.
             let checksum = output == "-" ? nil : try PackageChecksum.writeBeside(output, digest: summary.sha256)
@@ -246,6 +239,21 @@ struct PackReport: Encodable {
     var lineEndingsConverted: Bool
     var changed: [Change]
     var diff: String?
+    /// How the output was written and what was checked of it (nil for --dry-run).
+    var written: Written?
+
+    struct Written: Encodable {
+        /// splice, rewrite or archive (docs/pack.md).
+        var method: UpgradePackage.WriteMethod
+        /// Why the input's compressed stream was not spliced, when it was not.
+        var notSpliced: String?
+        /// The splice was tried and failed its own check: a fault to report; the output was rewritten instead.
+        var spliceCheckFailed: Bool
+        var recompressedBytes: UInt64
+        var copiedBytes: Int64
+        var check: String
+        var sha256: String?
+    }
 
     init(plan: ParameterPlan, script: String, input: String, output: String?, summary: UpgradePackage.Summary?, diff: String?) {
         self.input = input
@@ -261,6 +269,10 @@ struct PackReport: Encodable {
                    from: $0.kind.isSecret ? nil : $0.oldValue, to: $0.kind.isSecret ? nil : $0.newValue)
         }
         self.diff = diff
+        written = summary.map {
+            Written(method: $0.method, notSpliced: $0.notSpliced, spliceCheckFailed: $0.spliceCheckFailed,
+                    recompressedBytes: $0.recompressed, copiedBytes: $0.copied, check: $0.check, sha256: $0.sha256)
+        }
     }
 }
 

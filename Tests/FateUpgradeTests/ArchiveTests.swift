@@ -1,4 +1,4 @@
-import FateUpgradeArchive
+@testable import FateUpgradeArchive
 import FateUpgradeCore
 import Foundation
 import Testing
@@ -56,9 +56,11 @@ import Testing
         let output = folder.appendingPathComponent("out.tar.gz")
         let descriptor = open(output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         defer { close(descriptor) }
-        let summary = try #require(try package.splice(contents: contents, newScript: script, to: descriptor, outputPath: output.path,
-                                                      compressionLevel: 6, progress: { _ in }), "not spliced")
+        let summary = try package.write(contents: contents, newScript: script, to: descriptor, outputPath: output.path,
+                                        gzip: true, compressionLevel: 6, progress: { _ in })
+        #expect(summary.method == .splice, "not spliced: \(summary.notSpliced ?? "")")
         #expect(summary.entries == contents.entries)
+        #expect(summary.copied > 1 << 20 && summary.recompressed < 4 << 20)
         let inBytes = [UInt8](try Data(contentsOf: input)), outBytes = [UInt8](try Data(contentsOf: output))
         // The last megabyte of compressed data (before the 8-byte trailer) is the input's, shifted by the same bits.
         #expect(outBytes.count > 1 << 20 && abs(outBytes.count - inBytes.count) < 64 << 10)
@@ -67,8 +69,9 @@ import Testing
         #expect(written == script)
     }
 
-    /// A small package has no block boundary far enough after the script: no splice, so pack rewrites it whole.
-    @Test func aSmallPackageIsNotSpliced() throws {
+    /// A small package has no block boundary far enough after the script: its tar stream is
+    /// rewritten whole, every other member still byte for byte, and nothing of a splice is written.
+    @Test func aSmallPackageIsRewrittenWhole() throws {
         let (folder, input) = try Self.package(bulk: 0)
         defer { try? FileManager.default.removeItem(at: folder) }
         let package = try UpgradePackage(path: input.path)
@@ -76,10 +79,16 @@ import Testing
         let output = folder.appendingPathComponent("out.tar.gz")
         let descriptor = open(output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         defer { close(descriptor) }
-        #expect(try package.splice(contents: contents, newScript: contents.script.bytes, to: descriptor, outputPath: output.path,
-                                   compressionLevel: 6, progress: { _ in }) == nil)
+        let script = contents.script.bytes + Array("# one more line\n".utf8)
+        let summary = try package.write(contents: contents, newScript: script, to: descriptor, outputPath: output.path,
+                                        gzip: true, compressionLevel: 6, progress: { _ in })
+        #expect(summary.method == .rewrite)
+        #expect(summary.notSpliced == "no deflate block starts 32 KiB or more after the script (a small package)")
+        #expect(!summary.spliceCheckFailed && summary.copied == 0)
         var info = stat()
-        #expect(fstat(descriptor, &info) == 0 && info.st_size == 0, "nothing is written when the splice does not apply")
+        #expect(fstat(descriptor, &info) == 0 && Int64(info.st_size) == summary.bytesOut)
+        try Self.checkReaders(input: input, output: output, script: contents.script.path)
+        #expect(try Support.memberBytes(contents.script.path, of: output) == script)
     }
 
     /// Several gzip members (a concatenated file) are read whole, and not spliced.

@@ -65,6 +65,8 @@ typedef struct {
 void fu_sha256_init(fu_sha256 *state);
 void fu_sha256_update(fu_sha256 *state, const void *data, size_t count);
 void fu_sha256_final(fu_sha256 *state, uint8_t digest[32]);
+/* The portable rounds even where the processor has SHA instructions (for the tests), or back to the choice by processor. */
+void fu_sha256_use_portable(int portable);
 
 /// Core dumps would hold DB_PASS and the ZooKeeper password: none for this process.
 void fu_disable_core_dumps(void);
