@@ -55,6 +55,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let summary = try package.write(contents: contents, newScript: newScript, to: output, outputPath: outputPath, gzip: true,
                                         compressionLevel: Int(level), progress: { _ in })
         if summary.spliceCheckFailed { fatalError("the splice failed its own check: \(summary.notSpliced ?? "")") }
+        Tally.count(summary.method == .splice)
     } catch {
         fatalError("pack refused a well-formed package: \(error)")
     }
@@ -67,6 +68,17 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
           Tar.number(Array(member[124..<136])) == newScript.count, member.count == 512 + (newScript.count + 511) / 512 * 512,
           Array(member[512..<(512 + newScript.count)]) == newScript else { fatalError("the new script's member is not as meant") }
     return 0
+}
+
+/// How many runs were spliced, printed now and then (a campaign that never splices tests little).
+enum Tally {
+    nonisolated(unsafe) static var runs = 0
+    nonisolated(unsafe) static var spliced = 0
+    static func count(_ splice: Bool) {
+        runs += 1
+        if splice { spliced += 1 }
+        if runs % 2000 == 0 { fputs("fuzz-splice: \(spliced) of \(runs) runs spliced\n", stderr) }
+    }
 }
 
 /// Values drawn from the fuzzer's bytes; zeros once they run out.

@@ -725,3 +725,18 @@ final class AccountNames: @unchecked Sendable {
     func user(_ uid: UInt32) -> UnsafePointer<CChar>? { users[uid].map { UnsafePointer($0) } }
     func group(_ gid: UInt32) -> UnsafePointer<CChar>? { groups[gid].map { UnsafePointer($0) } }
 }
+
+/// The character set libarchive converts entry names through: the C library's LC_CTYPE.
+public enum NameEncoding {
+    /// Makes it UTF-8 when the environment's is not, so that non-ASCII names (which pax headers
+    /// store as UTF-8, and GNU headers as the bytes the creator's locale gave) pass through
+    /// unchanged under cron, sudo, Ansible or a service without LANG. A static binary finds only
+    /// the locales the host has: C.UTF-8 on Debian and Ubuntu, en_US.UTF-8 on CentOS 7.
+    public static func useUTF8() {
+        func isUTF8() -> Bool { String(cString: nl_langinfo(nl_item(CODESET))).uppercased().contains("UTF") }
+        if setlocale(LC_CTYPE, "") != nil, isUTF8() { return }
+        for candidate in ["C.UTF-8", "C.utf8", "en_US.UTF-8", "en_US.utf8"] where setlocale(LC_CTYPE, candidate) != nil {
+            if isUTF8() { return }
+        }
+    }
+}

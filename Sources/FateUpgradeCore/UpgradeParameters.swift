@@ -186,8 +186,11 @@ public struct ParameterPlan: Sendable {
         if secretsMustBeGiven {
             for assignment in block.assignments where ParameterKind.of(name: assignment.name, current: assignment.word).isSecret
                 && !keep.contains(assignment.name) && !given.contains(assignment.name) {
-                problems.append(ParameterProblem(name: assignment.name, origin: nil,
-                    message: "not given, so the package's own value would stay (FATE's scripts ship fate_dev); give it with --db-pass-stdin, --db-pass-file or FATE_DB_PASS, or keep the package's value with --keep \(assignment.name)"))
+                let message = assignment.word.literalValue == "fate_dev"
+                    ? "not given, so the package's own value would stay (FATE's scripts ship fate_dev); give it with --db-pass-stdin, --db-pass-file or FATE_DB_PASS, or keep the package's value with --keep \(assignment.name)"
+                    // Someone set it by hand already: it is not FATE's public default, so it stays masked.
+                    : "not given; the package's script already sets it to ******** (line \(assignment.line), not FATE's default fate_dev): keep that value with --keep \(assignment.name), or give another with --db-pass-stdin, --db-pass-file or FATE_DB_PASS"
+                problems.append(ParameterProblem(name: assignment.name, origin: nil, message: message))
             }
         }
         var requested: [String: ParameterSetting] = [:]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FateUpgradeArchive
 import FateUpgradeCore
 import FateUpgradeHost
 #if canImport(FoundationEssentials)
@@ -30,11 +31,7 @@ struct FateUpgrade: ParsableCommand {
     /// tool's name, and their exit status (with --json, their report on stdout too); usage
     /// errors keep argument-parser's message and status.
     static func main() {
-        // libarchive converts path names through the C locale; make it UTF-8 so that
-        // non-ASCII names pass through unchanged whatever the caller's environment.
-        if setlocale(LC_CTYPE, "") == nil || !String(cString: nl_langinfo(nl_item(CODESET))).uppercased().contains("UTF") {
-            setlocale(LC_CTYPE, "C.UTF-8")
-        }
+        NameEncoding.useUTF8()
         Signals.install()
         let console = Console.shared
         var command: ParsableCommand

@@ -6,6 +6,8 @@ import Testing
 /// The archive module in-process: the entry scan (model, gzip trailer, script member position) and pack's
 /// splicing of the compressed stream, checked with every reader operators have.
 @Suite struct ArchiveTests {
+    init() { NameEncoding.useUTF8() }
+
     static func package(bulk: Int, seed: Int = 0, script: URL? = nil) throws -> (folder: URL, input: URL) {
         let folder = try Support.temporaryFolder()
         let input = folder.appendingPathComponent("in.tar.gz")

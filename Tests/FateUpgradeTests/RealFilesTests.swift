@@ -185,6 +185,21 @@ import Testing
         #expect(kept.status == 0, "\(kept.output)")
         let unknown = try Support.tool(["pack", input.path, "--keep", "DB_PASSWORD", "--force"], in: folder)
         #expect(unknown.status == 1 && unknown.stderr.contains("DB_PASSWORD: unknown parameter"), "\(unknown.stderr)")
+
+        // A script someone already set the password in by hand: what is there is said (masked), and how to keep it.
+        let edited = folder.appendingPathComponent("edited.sh")
+        let text = try String(contentsOf: Support.fixtures.appendingPathComponent("upgrade_script.sh"), encoding: .utf8)
+            .replacingOccurrences(of: "DB_PASS=fate_dev", with: "DB_PASS=Hand-Set-1")
+        try Data(text.utf8).write(to: edited)
+        let handEdited = folder.appendingPathComponent("hand.tar.gz")
+        try Support.makePackage(at: handEdited, extra: ["--script", edited.path])
+        let told = try Support.tool(["pack", handEdited.path, "-o", folder.appendingPathComponent("hand-new.tar.gz").path, "--set", "FATE_ROOT=/opt/fate"])
+        #expect(told.status == 1)
+        #expect(told.stderr == "fate-upgrade: DB_PASS: not given; the package's script already sets it to ******** (line 9, not FATE's default fate_dev): keep that value with --keep DB_PASS, or give another with --db-pass-stdin, --db-pass-file or FATE_DB_PASS\n")
+        #expect(!told.output.contains("Hand-Set"))
+        let keptHand = try Support.tool(["pack", handEdited.path, "-o", folder.appendingPathComponent("hand-new.tar.gz").path, "--set", "FATE_ROOT=/opt/fate", "--keep", "DB_PASS"])
+        #expect(keptHand.status == 0, "\(keptHand.output)")
+        #expect(!keptHand.output.contains("Hand-Set"))
     }
 
     /// 9. FATE's scripts pass `-u$DB_USER -p$DB_PASS` unquoted: a value the shell would split or expand is

@@ -464,7 +464,7 @@ def readers(inp, out):
         if label != "pigz -t" and lines != ilines:
             problems.append(f"{label} lists {lines} lines, {ilines} for the input")
         if err.strip() and err != ierr:
-            problems.append(f"{label} warns: {show(err.strip())[:300]}")
+            problems.append(f"{label} warns: {' / '.join(show(l) for l in lines_err)[:300]}")
     return problems
 
 
@@ -477,8 +477,8 @@ def check_case(job):
     problems = []
     r = subprocess.run(["gzip", "-t", str(out)], capture_output=True, env=ENV)
     if r.returncode != 0:
-        problems.append(f"gzip -t exit {r.returncode}: "
-                        f"{show(r.stderr.strip().replace(str(out).encode(), b'FILE'))[:300]}")
+        msg = r.stderr.replace(str(out).encode(), b"FILE").strip().splitlines()
+        problems.append(f"gzip -t exit {r.returncode}: {' / '.join(show(l) for l in msg)[:300] or '(no message)'}")
     data = out.read_bytes()
     out_raw, problem = inflate_checked(data)
     if problem:

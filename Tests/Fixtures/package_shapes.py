@@ -238,17 +238,19 @@ def fix_plan(p):
     d = p["delta"]
     need = max(0, -d)            # the new script removes that many filler bytes
     mode = p["oldsize"]
-    if mode == "orig" and need:
+    if mode == "orig" and (need or d == 0):   # a same-size change needs filler to change
         mode = "random"
     if mode == "orig":
         filler = 0
     elif mode == "random":
-        filler = need + rng.randrange(1, 3000)
+        filler = need + rng.randrange(8, 3000)
     else:
         target = {"blk+0": 0, "blk+1": 1, "blk-1": 511}[mode]
         size = base_size + need + 1
         size += (target - size) % 512
         size += 512 * rng.randrange(0, 3)
+        if size - base_size < 8:
+            size += 512
         filler = size - base_size
     p["oldsize"] = mode
     p["filler_old"] = filler
@@ -1045,9 +1047,17 @@ def build_case(plan, outdir):
     script_name = "upgrade_script.sh" if plan["base"] == "1.4.4" else "upgrade.sh"
     old = make_script(base, plan["filler_old"], random.Random(plan["seed"] + ":old"), plan["where"])
     new = make_script(base, plan["filler_new"], random.Random(plan["seed"] + ":new"), plan["where"])
-    assert len(new) - len(old) == plan["delta"]
-    if plan["delta"] == 0 and old == new:
-        new = new.replace(b"# ", b"#-", 1) if b"# " in new else new
+    if old == new:            # same-size filler drawn identical: change a letter of it
+        f = plan["filler_new"]
+        k = len(old) - f if plan["where"] == "end" else old.index(b"\n", old.index(BANNER_END)) + 1
+        region = bytearray(new[k:k + f])
+        letters = [j for j, c in enumerate(region) if 97 <= c <= 122]
+        if letters:
+            region[letters[0]] -= 32
+        else:
+            region = bytearray(b"\n" * len(region))
+        new = new[:k] + bytes(region) + new[k + f:]
+    assert new != old and len(new) - len(old) == plan["delta"]
     namer = Namer(rng, plan)
     namer.used.add(script_name)
     if plan["shape"] == "generic":
