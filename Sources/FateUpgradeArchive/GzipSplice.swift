@@ -139,7 +139,7 @@ enum GzipSplice {
             let (chunk, status) = try reader.step(flush: Z_BLOCK)
             progress(reader.consumed)
             Self.slide(&window, chunk)
-            edit.route(chunk, at: position) { deflater.compress($0, into: &head) }
+            try edit.route(chunk, at: position) { deflater.compress($0, into: &head) }
             position += Int64(chunk.count)
             if status == Z_STREAM_END {
                 return .failure(Declined(reason: "no deflate block starts 32 KiB or more after the script (a small package)"))

@@ -357,71 +357,42 @@ public struct UpgradePackage {
         public var check = ""
     }
 
-    /// The script's tar member (header blocks, data, padding) as the writer of `format` makes it,
-    /// with the script's metadata from the package and `bytes` as its data. The member is read
-    /// back before it is used: one entry, the script's name and metadata, exactly `bytes`.
-    func scriptMember(named script: String, bytes: [UInt8], format: Int32) throws(PackageError) -> [UInt8] {
-        let reader = try reader()
-        while let entry = try reader.next() {
-            guard UpgradePackage.normalised(entryPath(entry)) == script else { continue }
-            let copy = archive_entry_clone(entry)
-            defer { archive_entry_free(copy) }
-            archive_entry_set_size(copy, Int64(bytes.count))
-            final class Sink { var bytes: [UInt8] = [] }
-            let sink = Sink()
-            let writer = archive_write_new()
-            defer { archive_write_free(writer) }
-            _ = format == ARCHIVE_FORMAT_TAR_GNUTAR ? archive_write_set_format_gnutar(writer) : archive_write_set_format_pax_restricted(writer)
-            archive_write_set_bytes_per_block(writer, 0)
-            archive_write_set_bytes_in_last_block(writer, 1)
-            let opened = archive_write_open(writer, Unmanaged.passUnretained(sink).toOpaque(), nil, { _, client, buffer, length in
-                let sink = Unmanaged<Sink>.fromOpaque(client!).takeUnretainedValue()
-                sink.bytes += UnsafeRawBufferPointer(start: buffer, count: length)
-                return length
-            }, nil)
-            let failure = { PackageError.write(self.path, archive_error_string(writer).map { String(cString: $0) } ?? "libarchive error") }
-            guard opened == ARCHIVE_OK, archive_write_header(writer, copy) == ARCHIVE_OK else { throw failure() }
-            let written = bytes.withUnsafeBytes { archive_write_data(writer, $0.baseAddress, $0.count) }
-            guard written == bytes.count, archive_write_finish_entry(writer) == ARCHIVE_OK else { throw failure() }
-            // Taken before the writer is freed, which closes it with tar's end-of-archive blocks.
-            let member = sink.bytes
-            try Self.checkMember(member, like: entry, data: bytes, path: path)
-            return member
-        }
-        throw .noScript(path, seen: [])
-    }
-
-    /// `member` read back with libarchive: one regular file, named and owned as `original`, holding `data`.
-    static func checkMember(_ member: [UInt8], like original: OpaquePointer, data: [UInt8], path: String) throws(PackageError) {
-        let reader = archive_read_new()
-        defer { archive_read_free(reader) }
-        archive_read_support_format_tar(reader)
-        let stream = member + [UInt8](repeating: 0, count: 1024)
-        let problem: String? = stream.withUnsafeBytes { buffer in
-            guard archive_read_open_memory(reader, buffer.baseAddress, buffer.count) == ARCHIVE_OK else { return "it does not open" }
-            var next: OpaquePointer? = nil
-            guard archive_read_next_header(reader, &next) == ARCHIVE_OK, let entry = next else { return "it has no header" }
-            guard entryPath(entry) == entryPath(original), archive_entry_filetype(entry) == fileTypeRegular,
-                  archive_entry_perm(entry) == archive_entry_perm(original),
-                  archive_entry_uid(entry) == archive_entry_uid(original), archive_entry_gid(entry) == archive_entry_gid(original),
-                  archive_entry_mtime(entry) == archive_entry_mtime(original),
-                  archive_entry_uname(entry).map({ String(cString: $0) }) == archive_entry_uname(original).map({ String(cString: $0) }),
-                  archive_entry_gname(entry).map({ String(cString: $0) }) == archive_entry_gname(original).map({ String(cString: $0) }) else {
-                return "its name, type, mode, owner or time differ from the script's"
+    /// The script's member as edited, read back with libarchive beside the original: one regular
+    /// file, the same name, mode, owner, group and times, holding exactly `data`.
+    static func checkMember(original: [UInt8], edited: [UInt8], data: [UInt8], path: String) throws(PackageError) {
+        struct Read { var fields: [String]; var data: [UInt8] }
+        func read(_ member: [UInt8]) -> Read? {
+            let reader = archive_read_new()
+            defer { archive_read_free(reader) }
+            archive_read_support_format_tar(reader)
+            let stream = member + [UInt8](repeating: 0, count: 1024)
+            return stream.withUnsafeBytes { buffer -> Read? in
+                var next: OpaquePointer? = nil
+                guard archive_read_open_memory(reader, buffer.baseAddress, buffer.count) == ARCHIVE_OK,
+                      archive_read_next_header(reader, &next) == ARCHIVE_OK, let entry = next,
+                      archive_entry_filetype(entry) == fileTypeRegular else { return nil }
+                let text = { (value: UnsafePointer<CChar>?) in value.map { String(cString: $0) } ?? "" }
+                let fields = [entryPath(entry), String(archive_entry_perm(entry)), String(archive_entry_uid(entry)),
+                              String(archive_entry_gid(entry)), text(archive_entry_uname(entry)), text(archive_entry_gname(entry)),
+                              "\(archive_entry_mtime(entry)).\(archive_entry_mtime_nsec(entry))", String(archive_entry_size(entry))]
+                var bytes: [UInt8] = []
+                var block: UnsafeRawPointer? = nil
+                var size = 0
+                var offset: Int64 = 0
+                while archive_read_data_block(reader, &block, &size, &offset) == ARCHIVE_OK {
+                    guard offset == Int64(bytes.count) else { return nil }
+                    bytes += UnsafeRawBufferPointer(start: block, count: size)
+                }
+                guard archive_read_next_header(reader, &next) == ARCHIVE_EOF else { return nil }
+                return Read(fields: fields, data: bytes)
             }
-            var read: [UInt8] = []
-            var block: UnsafeRawPointer? = nil
-            var size = 0
-            var offset: Int64 = 0
-            while archive_read_data_block(reader, &block, &size, &offset) == ARCHIVE_OK {
-                guard offset == Int64(read.count) else { return "its data has holes" }
-                read += UnsafeRawBufferPointer(start: block, count: size)
-            }
-            guard read == data else { return "its data is not the new script" }
-            guard archive_read_next_header(reader, &next) == ARCHIVE_EOF else { return "it holds more than one entry" }
-            return nil
         }
-        if let problem { throw .write(path, "the new script's tar member does not read back (\(problem)); please report this") }
+        guard let before = read(original), let after = read(edited) else {
+            throw .write(path, "the script's edited tar member does not read back as one file; please report this")
+        }
+        guard after.data == data, Array(after.fields.dropLast()) == Array(before.fields.dropLast()), after.fields.last == String(data.count) else {
+            throw .write(path, "the script's edited tar member reads back with other metadata or data than meant; please report this")
+        }
     }
 
     /// Writes the package with the script's bytes replaced by `newScript`, to `fileDescriptor`
@@ -431,12 +402,11 @@ public struct UpgradePackage {
     /// returns, and nothing is written by a splice whose check fails.
     public func write(contents: Contents, newScript: [UInt8], to fileDescriptor: Int32, outputPath: String, gzip: Bool,
                       compressionLevel: Int, progress: (Int64) -> Void) throws -> Summary {
-        guard !isFolder, let range = contents.scriptMember, let format = contents.format, let identity = contents.identity else {
+        guard !isFolder, let range = contents.scriptMember, let identity = contents.identity else {
             return try archiveFolder(contents: contents, newScript: newScript, to: fileDescriptor, outputPath: outputPath, gzip: gzip,
                                      compressionLevel: compressionLevel, progress: progress)
         }
-        let member = try scriptMember(named: contents.script.path, bytes: newScript, format: format)
-        let edit = ScriptMemberEdit(member: range, replacement: member)
+        let edit = ScriptMemberEdit(member: range, newData: newScript, path: path)
         let sink = OutputSink(descriptor: fileDescriptor, path: outputPath)
         var summary = Summary(entries: contents.entries, scriptPath: contents.script.path)
         if gzip {

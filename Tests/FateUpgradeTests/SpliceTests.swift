@@ -78,8 +78,7 @@ import Testing
         let contents = try package.contents()
         let facts = try #require(contents.gzip)
         let script = contents.script.bytes + Array(String(repeating: "# grown\n", count: 100).utf8)
-        let member = try package.scriptMember(named: contents.script.path, bytes: script, format: try #require(contents.format))
-        let edit = ScriptMemberEdit(member: try #require(contents.scriptMember), replacement: member)
+        let edit = ScriptMemberEdit(member: try #require(contents.scriptMember), newData: script, path: input.path)
         let descriptor = open(input.path, O_RDONLY)
         defer { close(descriptor) }
         guard case .success(let plan) = try GzipSplice.plan(descriptor: descriptor, path: input.path, facts: facts, edit: edit,
