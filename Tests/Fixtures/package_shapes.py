@@ -268,28 +268,10 @@ WORDS = ("data table model party guest host arbiter role job task component para
          "serving proxy eggroll roll site").split()
 UTF8_WORDS = ["升级", "说明", "配置", "示例", "模型", "数据", "données", "paramètre", "Ünïcödé",
               "модель", "参数", "文件", "日志"]
-CLASSES = ("HeteroLR HomoNN HeteroSecureBoost FeatureBinning Intersection DataIO Evaluation "
-           "OneHotEncoder Scale Sampler StepwiseLR PoissonRegression").split()
-TEMPLATES = [
-    "import {w1}_{w2}",
-    "from federatedml.{w1}.{w2} import {C}",
-    "",
-    "class {C}{C2}(ModelBase):",
-    "    def __init__(self):",
-    "        super({C}{C2}, self).__init__()",
-    "        self.{w1}_{w2} = None",
-    "    def {w1}_{w2}(self, {w3}, {w4}=None):",
-    "        \"\"\"Compute {w1} {w2} for each {w3}.\"\"\"",
-    "        {w1} = self.{w2}.get({w3}, {n})",
-    "        if {w1} is None:",
-    "            raise ValueError(\"{w2} %s not found for {w3} %d\" % ({w4}, {n}))",
-    "        for {w2} in {w3}.mapValues(lambda v: v * {n}):",
-    "            LOGGER.debug(\"{w1}: {{}}\".format({w2}))",
-    "        return {w1}",
-    "    # {w1} {w2} {w3}: {w4}",
-    "        {w3}_{w4} = [{n}, {n2}, {n3}]",
-    "        self.{w4} = {{'{w1}': {n}, '{w2}': {w3}}}",
-]
+# The Python-like text of the fixture builder's python_src/, so that both make the same kind of text.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_upgrade_package import CLASSES, TEMPLATES  # noqa: E402
+
 _CORPUS = None
 
 
