@@ -69,18 +69,19 @@ enum GzipSplice {
     }
 
     static func rewrite(input path: String, facts: GzipFacts, identity: FileIdentity, edit: ScriptMemberEdit, to sink: OutputSink, level: Int32,
-                        progress: (Int64) -> Void) throws(PackageError) -> Outcome {
+                        progress: (Int64) -> Void, alteringPlan: ((inout Plan) -> Void)? = nil) throws(PackageError) -> Outcome {
         guard facts.members == 1 else { return .declined("the input has \(facts.members) gzip members", checkFailed: false) }
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .unreadable(path, String(cString: strerror(errno))) }
         defer { close(descriptor) }
         try checkUnchanged(descriptor, identity: identity, path: path)
 
-        let plan: Plan
+        var plan: Plan
         switch try Self.plan(descriptor: descriptor, path: path, facts: facts, edit: edit, level: level, progress: progress) {
         case .success(let planned): plan = planned
         case .failure(let declined): return .declined(declined.reason, checkFailed: false)
         }
+        alteringPlan?(&plan)
         let checkedWhole: Bool
         switch check(plan, descriptor: descriptor, path: path, facts: facts) {
         case .success(let whole): checkedWhole = whole

@@ -402,6 +402,14 @@ public struct UpgradePackage {
     /// returns, and nothing is written by a splice whose check fails.
     public func write(contents: Contents, newScript: [UInt8], to fileDescriptor: Int32, outputPath: String, gzip: Bool,
                       compressionLevel: Int, progress: (Int64) -> Void) throws -> Summary {
+        try write(contents: contents, newScript: newScript, to: fileDescriptor, outputPath: outputPath, gzip: gzip,
+                  compressionLevel: compressionLevel, progress: progress, alteringPlan: nil)
+    }
+
+    /// `alteringPlan` changes the splice's plan before its check: the tests break it there to see
+    /// that a failed check gives a whole, rewritten package and says so.
+    func write(contents: Contents, newScript: [UInt8], to fileDescriptor: Int32, outputPath: String, gzip: Bool,
+               compressionLevel: Int, progress: (Int64) -> Void, alteringPlan: ((inout GzipSplice.Plan) -> Void)?) throws -> Summary {
         guard !isFolder, let range = contents.scriptMember, let identity = contents.identity else {
             return try archiveFolder(contents: contents, newScript: newScript, to: fileDescriptor, outputPath: outputPath, gzip: gzip,
                                      compressionLevel: compressionLevel, progress: progress)
@@ -415,7 +423,7 @@ public struct UpgradePackage {
                 return try rewrite(edit: edit, contents: contents, sink: sink, level: Int32(compressionLevel), summary: summary, progress: progress)
             }
             switch try GzipSplice.rewrite(input: path, facts: facts, identity: identity, edit: edit, to: sink, level: Int32(compressionLevel),
-                                          progress: progress) {
+                                          progress: progress, alteringPlan: alteringPlan) {
             case .written(let result):
                 summary.bytesIn = result.bytesIn
                 summary.bytesOut = result.bytesOut

@@ -124,6 +124,27 @@ import Testing
         }
     }
 
+    /// A splice whose check fails writes nothing of itself: the package is rewritten whole
+    /// instead, checked, and the summary says why.
+    @Test func aFailedCheckGivesAWholeRewrittenPackage() throws {
+        let (folder, input) = try ArchiveTests.package(bulk: 6, seed: 5)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let package = try UpgradePackage(path: input.path)
+        let contents = try package.contents()
+        let script = contents.script.bytes + Array("# changed\n".utf8)
+        let output = folder.appendingPathComponent("out.tar.gz")
+        let descriptor = open(output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        defer { close(descriptor) }
+        let summary = try package.write(contents: contents, newScript: script, to: descriptor, outputPath: output.path, gzip: true,
+                                        compressionLevel: 6, progress: { _ in }, alteringPlan: { $0.head[$0.head.count - 2] ^= 0x04 })
+        #expect(summary.method == .rewrite)
+        #expect(summary.spliceCheckFailed)
+        #expect(summary.notSpliced?.hasPrefix("its check failed: ") == true, "\(summary.notSpliced ?? "")")
+        #expect(summary.check == "the whole output inflated again as it was written, its CRC-32 and length as meant")
+        try ArchiveTests.checkReaders(input: input, output: output, script: contents.script.path)
+        #expect(try Support.memberBytes(contents.script.path, of: output) == script)
+    }
+
     // MARK: - The shapes that broke, made as people make them
 
     struct Shape: CustomStringConvertible, Sendable {
