@@ -240,7 +240,7 @@ import Testing
             methods[summary.method, default: 0] += 1
         }
         #expect((methods[.splice] ?? 0) >= cases / 4, "spliced \(methods[.splice] ?? 0) of \(cases)")
-        let oracle = try Support.run("python3", [Self.oracle, folder.path], timeout: .seconds(600))
+        let oracle = try Support.run("python3", [Self.oracle, folder.path, "--readers", "--jobs", "2"], timeout: .seconds(600))
         #expect(oracle.status == 0, "seed \(seed): \(oracle.stdout)\(oracle.stderr)")
     }
 }
