@@ -501,7 +501,7 @@ public struct UpgradePackage {
                 // Keep the input's tar dialect (GNU tar stays GNU tar); created lazily because
                 // libarchive knows the format only after the first header.
                 writer = try ArchiveWriter(fileDescriptor: fileDescriptor, path: outputPath,
-                                           format: isFolder ? ARCHIVE_FORMAT_TAR_PAX_RESTRICTED : reader.format,
+                                           format: ARCHIVE_FORMAT_TAR_PAX_RESTRICTED,
                                            gzip: gzip, compressionLevel: compressionLevel)
             }
             guard let writer else { break }
@@ -569,7 +569,6 @@ extension UpgradePackage {
         public var gzip: GzipFacts?
         /// Where the script's member lies in the uncompressed tar: its first header block to the next entry's.
         public var scriptMember: Range<Int64>?
-        var format: Int32?
         /// The input file as the scan opened it (nil for a folder).
         var identity: FileIdentity?
     }
@@ -629,7 +628,7 @@ extension UpgradePackage {
         if entries == 0 { throw PackageError.notAnArchive(path, "it holds no entries") }
         guard let script else { throw PackageError.noScript(path, seen: topLevel) }
         return Contents(script: script, paths: paths, totalSize: total, sizes: sizes, entries: entries, gzip: gzip,
-                        scriptMember: scriptStart.flatMap { start in scriptEnd.map { start..<$0 } }, format: isFolder ? nil : reader.format,
+                        scriptMember: scriptStart.flatMap { start in scriptEnd.map { start..<$0 } },
                         identity: reader.inputIdentity)
     }
 

@@ -445,7 +445,7 @@ READERS = [("tar -tzf", ["tar", "-tzf"]), ("bsdtar -tzf", ["bsdtar", "-tzf"]),
 
 def run_reader(cmd, path):
     try:
-        r = subprocess.run(cmd + [str(path)], capture_output=True, env=ENV, timeout=300)
+        r = subprocess.run(cmd + [str(path)], capture_output=True, env=ENV, timeout=300, close_fds=False)
     except subprocess.TimeoutExpired:
         return -1, 0, b"timed out"
     return r.returncode, r.stdout.count(b"\n"), r.stderr.replace(str(path).encode(), b"FILE")
@@ -475,7 +475,7 @@ def check_case(job):
     if not out.exists():
         return case["id"], [f"output missing: {out}"]
     problems = []
-    r = subprocess.run(["gzip", "-t", str(out)], capture_output=True, env=ENV)
+    r = subprocess.run(["gzip", "-t", str(out)], capture_output=True, env=ENV, timeout=300, close_fds=False)
     if r.returncode != 0:
         msg = r.stderr.replace(str(out).encode(), b"FILE").strip().splitlines()
         problems.append(f"gzip -t exit {r.returncode}: {' / '.join(show(l) for l in msg)[:300] or '(no message)'}")

@@ -686,7 +686,7 @@ def real_members(rng, plan, namer):
 # ---------------------------------------------------------------------------------------
 
 def run(cmd, *, input=None, cwd=None):
-    r = subprocess.run(cmd, input=input, cwd=cwd, env=ENV, capture_output=True)
+    r = subprocess.run(cmd, input=input, cwd=cwd, env=ENV, capture_output=True, timeout=300, close_fds=False)
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))}: exit {r.returncode}: {r.stderr.decode(errors='replace')[:500]}")
     return r.stdout
