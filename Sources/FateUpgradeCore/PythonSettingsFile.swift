@@ -12,12 +12,29 @@ public struct PythonAssignment: Hashable, Sendable {
     public var source: String
     /// nil when the right-hand side is not a literal (a call, a name, an f-string, bytes, arithmetic…).
     public var value: PythonValue?
+    /// Where the right-hand side is, in the file's text as `PythonSettingsFile.text` holds it.
+    public var valueRange: Range<Int> = 0..<0
+    /// How many names the statement binds (`A = B = 1` binds two).
+    public var targets = 1
 
     public init(name: String, line: Int, source: String, value: PythonValue?) {
         self.name = name
         self.line = line
         self.source = source
         self.value = value
+    }
+
+    /// Two assignments are the same when they say the same thing on the same line; where the
+    /// text sits is bookkeeping for edits.
+    public static func == (lhs: PythonAssignment, rhs: PythonAssignment) -> Bool {
+        lhs.name == rhs.name && lhs.line == rhs.line && lhs.source == rhs.source && lhs.value == rhs.value
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(line)
+        hasher.combine(source)
+        hasher.combine(value)
     }
 }
 
@@ -36,12 +53,15 @@ public struct PythonSettingsFile: Sendable {
     /// in a class body (key: the class): they may or may not run, so a name assigned there and
     /// elsewhere has no value that can be known without running the file.
     public let conditionalAssignments: [String: [PythonAssignment]]
+    /// The file's text as it was read: UTF-8 checked, without a BOM, with LF line endings.
+    public let text: [UInt8]
 
     enum Scope: Equatable { case module, classBody(String), conditional(owner: String), other }
 
     public init(parsing bytes: [UInt8], file: String) throws(InputError) {
         self.file = file
         let text = try PythonSettingsFile.sourceText(bytes, file: file)
+        self.text = text
         var lexer = PythonLexer(text: text, file: file)
         let lines = try lexer.logicalLines()
 
@@ -201,7 +221,12 @@ public struct PythonSettingsFile: Sendable {
         var parser = LiteralParser(tokens: value)
         let literal = parser.parseAll()
         let source = joinedSource(value, text: text)
-        return names.map { PythonAssignment(name: $0, line: first.line, source: source, value: literal) }
+        return names.map {
+            var assignment = PythonAssignment(name: $0, line: first.line, source: source, value: literal)
+            assignment.valueRange = value.first!.range.lowerBound..<value.last!.range.upperBound
+            assignment.targets = names.count
+            return assignment
+        }
     }
 
     /// A bare name, or `NAME: annotation` as the first target; attributes, subscripts and

@@ -23,6 +23,9 @@ public let upgradedTables = ["t_queue", "t_job", "t_task", "t_data_view", "t_mac
 public struct RollbackPlan: Hashable, Sendable {
     public enum Step: Hashable, Sendable {
         case stopService
+        /// The site's data (models, jobs, logs) moved back from the upgraded tree into the backup
+        /// it came from, before the folders are renamed: each (from, to), one rename each.
+        case moveSiteData([(from: String, to: String)])
         /// Renames in one folder, in order: each (from, to).
         case renameFolders(in: String, [(from: String, to: String)])
         /// One RENAME TABLE statement, atomic in MySQL and MariaDB.
@@ -56,7 +59,7 @@ public struct RollbackPlan: Hashable, Sendable {
     ///     every current table is renamed aside (to `<t>_pre_restore_<date>`), then the dump is loaded.
     public init(component: UpgradeComponent, codeFolder folder: String, codeName: String, backup: String?,
                 entries: Set<String>, database: String, tables: Set<String>, date: String,
-                snapshot: DatabaseSnapshot? = nil) {
+                snapshot: DatabaseSnapshot? = nil, siteData: [(from: String, to: String)] = []) {
         var steps: [Step] = []
         var notes: [String] = []
         var codeRenames: [(from: String, to: String)] = []
@@ -98,6 +101,7 @@ public struct RollbackPlan: Hashable, Sendable {
         }
         if !codeRenames.isEmpty {
             steps.append(.stopService)
+            if !siteData.isEmpty { steps.append(.moveSiteData(siteData)) }
             steps.append(.renameFolders(in: folder, codeRenames))
         }
         if !tableRenames.isEmpty {
@@ -126,6 +130,8 @@ extension RollbackPlan.Step: CustomStringConvertible {
     public var description: String {
         switch self {
         case .stopService: "stop fate_flow"
+        case .moveSiteData(let moves):
+            "move the site's data back where it came from: " + moves.map { "mv \($0.from) \($0.to)" }.joined(separator: "; ")
         case .renameFolders(let folder, let renames):
             "in \(folder): " + renames.map { "mv \($0.from) \($0.to)" }.joined(separator: "; ")
         case .renameTables(let database, let statement, _): "in database \(database): \(statement)"

@@ -23,7 +23,13 @@ public struct ApplyPlan: Sendable {
         case runScript(command: String, log: String)
         /// chown -R of what the script made, to FATE_ROOT's owner (root with --allow-root).
         case handOver(paths: [String], owner: FileOwner)
-        case confmigrate(baseConf: String)
+        /// Stop the fate_flow the script started from the new tree with the release's defaults
+        /// (writing into its logs, perhaps a fresh sqlite database), before the site's data moves in.
+        case pauseService(shown: String)
+        /// The site's settings merged into the new tree and its data moved there (confmigrate);
+        /// `planned`: what the merge will carry, read before anything runs.
+        case carrySite(planned: [String])
+        case startService(shown: String)
         /// Restart only when confmigrate changed base_conf.yaml, unless `always`.
         case restartService(shown: String, always: Bool)
         case stopService(shown: String)
@@ -37,7 +43,10 @@ public struct ApplyPlan: Sendable {
             case .recordJournal(let path): "record the journal \(path)"
             case .runScript(let command, let log): "run \(command), logging to \(log)"
             case .handOver(let paths, let owner): "hand \(paths.joined(separator: ", ")) to \(owner.userName) (chown -R)"
-            case .confmigrate(let conf): "confmigrate: ZooKeeper settings from the new python_<timestamp> backup into \(conf)"
+            case .pauseService(let shown): "stop fate_flow, which the script started with the new release's default settings: \(shown)"
+            case .carrySite(let planned):
+                (["carry the site from the new python_<timestamp> backup into the new python/ (confmigrate):"] + planned.map { "    " + $0 }).joined(separator: "\n")
+            case .startService(let shown): "start fate_flow from the new tree, with the site's settings: \(shown)"
             case .restartService(let shown, let always):
                 always ? "restart fate_flow as FATE_ROOT's owner: \(shown)" : "restart fate_flow if confmigrate changed the settings: \(shown)"
             case .stopService(let shown): "stop fate_flow (a cluster runs one fate_flow, on the fateflow machine): \(shown)"
@@ -102,6 +111,8 @@ public struct ApplyOperation {
         public var sha256: String?
         /// Snapshot the database before the SQL (components that touch it).
         public var snapshot: Bool
+        /// The operator's answers for what the site merge cannot decide.
+        public var siteChoices = SiteChoices()
 
         public init(package: String, component: UpgradeComponent, workdir: String? = nil, role: MachineRole = .fateflow,
                     confmigrate: Bool = true, force: Bool = false, allowRoot: Bool = false, scriptTimeout: Duration = .seconds(7200),
@@ -197,6 +208,19 @@ public struct ApplyOperation {
         // Nothing runs when everything was done already: the host's checks (the `_backup` tables
         // the earlier run made, for one) describe the upgraded state, not a reason to refuse.
         if done.isEmpty { problems = check.problems + problems }
+        // The site merge is planned now, from the tree the script will move aside and the files
+        // FATE 1.4.4 ships: a choice it needs refuses the run before anything changes.
+        let migrates = options.confmigrate && options.component.touchesPython
+        var sitePlan: [String] = []
+        if done.isEmpty && migrates && FileSystem.isRealDirectory("\(parameters.fateRoot)/python") {
+            do {
+                let (lines, decisions) = try ApplyOperation.planSite(fateRoot: parameters.fateRoot, choices: options.siteChoices)
+                sitePlan = lines
+                problems += decisions
+            } catch {
+                problems += error.operatorLines.map { "the site's settings cannot be read, so they cannot be carried: \($0)" }
+            }
+        }
         let state = UpgradeJournal.folder(fateRoot: parameters.fateRoot)
         problems += StateFolder.problems(fateRoot: parameters.fateRoot)
         if !problems.isEmpty {
@@ -227,16 +251,47 @@ public struct ApplyOperation {
                 if !options.component.touchesService { paths = [state] }
                 steps.append(.handOver(paths: paths, owner: owner))
             }
-            let migrates = options.confmigrate && options.role == .fateflow && options.component.touchesPython
-            if migrates { steps.append(.confmigrate(baseConf: "\(p.fateRoot)/python/arch/conf/base_conf.yaml")) }
-            if options.role == .fateflow && options.component.touchesService && (migrates || owner != nil) {
-                steps.append(.restartService(shown: service.describe("stop") + "; " + service.describe("start"), always: owner != nil))
-            }
-            if options.role == .nodemanager && options.component.touchesService {
-                steps.append(.stopService(shown: service.describe("stop")))
+            if migrates {
+                steps.append(.pauseService(shown: service.describe("stop")))
+                steps.append(.carrySite(planned: sitePlan))
+                if options.role == .fateflow { steps.append(.startService(shown: service.describe("start"))) }
+            } else {
+                if options.role == .fateflow && options.component.touchesService && owner != nil {
+                    steps.append(.restartService(shown: service.describe("stop") + "; " + service.describe("start"), always: true))
+                }
+                if options.role == .nodemanager && options.component.touchesService {
+                    steps.append(.stopService(shown: service.describe("stop")))
+                }
             }
         }
         plan = ApplyPlan(steps: steps)
+    }
+
+    /// The site merge against FATE 1.4.4's shipped files: the lines `--plan` shows, and the
+    /// decisions that refuse the run.
+    static func planSite(fateRoot: String, choices: SiteChoices) throws -> (lines: [String], problems: [String]) {
+        let tree = "\(fateRoot)/python"
+        var site: [SiteFile: SourceFile] = [:]
+        for file in SiteFile.allCases where FileSystem.exists("\(tree)/\(file.rawValue)") {
+            site[file] = SourceFile(path: "\(tree)/\(file.rawValue)", bytes: try FileSystem.read("\(tree)/\(file.rawValue)"))
+        }
+        var release: [SiteFile: SourceFile] = [:]
+        for file in SiteFile.allCases {
+            if let bytes = FateRelease.target.defaultFile(file) { release[file] = SourceFile(path: "FATE \(FateRelease.target.rawValue)'s \(file.rawValue)", bytes: bytes) }
+        }
+        let merge = try SiteMerge(site: site, release: release, choices: choices)
+        var lines = ["site: FATE \(merge.baseline.release.shown): \(merge.baseline.reason); merged against FATE \(FateRelease.target.rawValue)'s files as shipped (checked again against the new tree's)"]
+        lines += merge.changes.map(\.line)
+        for item in SiteData.folders + [SiteData.standaloneDatabase] {
+            guard let facts = ConfmigrateOperation.facts("\(tree)/\(item)", since: 0) else { continue }
+            lines.append("data: move \(item) (\(SiteDataMove.count(facts.files)), \(sizeText(facts.bytes))) from python_<timestamp> into the new python/ by rename" + (item == SiteData.standaloneDatabase ? " if the site runs standalone (work_mode 0)" : ""))
+        }
+        var problems: [String] = []
+        for decision in merge.decisions {
+            problems.append("the site's settings need a choice: \(decision.question); give " + decision.choices.map { $0.components(separatedBy: ":").first! }.joined(separator: " or ")
+                            + (decision.diff.map { ":\n" + $0 } ?? ""))
+        }
+        return (lines, problems)
     }
 
     func report(outcome: String, changed: Bool, journal: UpgradeJournal? = nil, problems: [String] = [], message: String? = nil) -> ApplyReport {
@@ -367,16 +422,34 @@ public struct ApplyOperation {
                 } catch {
                     try fail(.succeeded, ["the upgrade succeeded, but handing its files to \(owner.userName) did not: \(error.operatorLines.joined(separator: "; ")); run chown -R \(owner.uid):\(owner.gid) on them"])
                 }
-            case .confmigrate:
+            case .pauseService:
                 do {
-                    let migration = ConfmigrateOperation(.init(fateRoot: p.fateRoot, upgradePackage: journal?.workFolder ?? "\(workdir)/upgrade_package"))
+                    try service.run("stop", console: console)
+                    console.say(options.role == .nodemanager
+                                ? "stopped fate_flow: a cluster runs one fate_flow, and this is a nodemanager machine"
+                                : "stopped fate_flow, which the script started with the new release's defaults, so that the site's settings and data can move in")
+                } catch {
+                    try fail(.succeeded, ["the upgrade succeeded, but stopping fate_flow before the site's data moves did not: \(error.operatorLines.joined(separator: "; ")); stop it, then run fate-upgrade confmigrate --fate-root \(shellQuoted(p.fateRoot))"])
+                }
+            case .carrySite:
+                do {
+                    let migration = ConfmigrateOperation(.init(fateRoot: p.fateRoot, upgradePackage: journal?.workFolder ?? "\(workdir)/upgrade_package",
+                                                               choices: options.siteChoices))
                     let result = try migration.run()
                     result.summary.forEach(console.say)
                     confmigrateChanged = result.changed
                     journal?.confmigrate = result.changed ? "done" : "unchanged"
+                    journal?.siteBackup = result.backup
                 } catch {
                     journal?.confmigrate = "failed: \(error.operatorLines.joined(separator: "; "))"
-                    try fail(.succeeded, ["the upgrade succeeded, but confmigrate did not: \(error.operatorLines.joined(separator: "; ")); run `fate-upgrade confmigrate` with the values by hand (--zk-hosts, --zk-use-acl, --zk-user, --zk-password-stdin)"])
+                    try fail(.succeeded, ["the upgrade succeeded, but carrying the site's settings and data into the new tree did not; fate_flow is stopped. " + error.operatorLines.joined(separator: "\n") + "\nthen run fate-upgrade confmigrate --fate-root \(shellQuoted(p.fateRoot)) with the choices, and start fate_flow"])
+                }
+            case .startService:
+                do {
+                    try service.run("start", console: console)
+                    console.say("started fate_flow from the new tree with the site's settings")
+                } catch {
+                    try fail(.succeeded, ["the upgrade succeeded, but starting fate_flow did not: \(error.operatorLines.joined(separator: "; "))"])
                 }
             case .restartService(_, let always):
                 // The script started fate_flow before the settings moved; it reads them only at start.

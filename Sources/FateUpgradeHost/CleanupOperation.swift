@@ -134,6 +134,16 @@ public struct CleanupOperation {
             notes.append("tables not looked at: \(note)")
         }
 
+        // Models, jobs and logs are never removed with a tree: a backup still holding them holds
+        // the only copy (confmigrate did not move them, or a rollback moved them back there).
+        for item in candidates where item.kind == .folder {
+            let held = CleanupOperation.siteData(in: item.name)
+            guard !held.isEmpty else { continue }
+            protectedNames[item.name] = "holds the site's \(held.joined(separator: ", ")): never removed by cleanup; move them into \(root)/python with fate-upgrade confmigrate, or by hand, if they are wanted"
+        }
+        let live = CleanupOperation.siteData(in: "\(root)/python")
+        if !live.isEmpty { notes.append("the site's \(live.joined(separator: ", ")) are in \(root)/python, which cleanup never touches") }
+
         var remove: [Item] = []
         var keep: [Item] = []
         var seen: Set<String> = []
@@ -147,6 +157,14 @@ public struct CleanupOperation {
         self.remove = remove
         self.keep = keep
         self.notes = notes
+    }
+
+    /// The site data items a tree holds, with something in them (`jobs/ (12 files)`).
+    static func siteData(in tree: String) -> [String] {
+        (SiteData.folders + [SiteData.standaloneDatabase]).compactMap { item in
+            guard let facts = ConfmigrateOperation.facts("\(tree)/\(item)", since: 0), facts.files > 0 else { return nil }
+            return "\(item)\(facts.isDirectory ? "/" : "") (\(SiteDataMove.count(facts.files)))"
+        }
     }
 
     public var bytes: Int64 { remove.reduce(0) { $0 + $1.bytes } }

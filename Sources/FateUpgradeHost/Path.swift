@@ -78,13 +78,6 @@ public func sizeText(_ bytes: Int64) -> String {
     return value < 10 ? "\(tenths / 10).\(tenths % 10) \(units[unit])" : "\(Int(value.rounded())) \(units[unit])"
 }
 
-extension String {
-    /// Padded with spaces to `width` characters (never cut), for columns.
-    public func padded(to width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-}
-
 /// Bytes as MiB with one decimal, e.g. "12.3 MiB".
 public func mebibytes(_ bytes: Int64) -> String {
     let tenths = (bytes * 10 + 524_288) / 1_048_576

@@ -116,9 +116,16 @@ public struct RollbackOperation {
             snapshot = taken
         }
         self.snapshot = snapshot
+        // What confmigrate moved out of this backup goes back into it, so the old tree is whole again.
+        var siteData: [(from: String, to: String)] = []
+        if let backup, component.touchesPython, let record = try? SiteRecord.load(SiteRecord.path(fateRoot: parameters.fateRoot, backup: backup)) {
+            for move in record.moves where move.action == .move && FileSystem.exists(move.to) && !FileSystem.exists(move.from) {
+                siteData.append((move.to, move.from))
+            }
+        }
         var plan = RollbackPlan(component: component, codeFolder: codeFolder, codeName: codeName, backup: backup,
                                 entries: entries, database: Preflight.database, tables: tables, date: Clock.local("%Y%m%d"),
-                                snapshot: snapshot)
+                                snapshot: snapshot, siteData: siteData)
         // A nodemanager machine must not run fate_flow (one per cluster): it stays stopped.
         if journal?.role == MachineRole.nodemanager.rawValue, plan.steps.contains(.startService) {
             plan.steps.removeAll { $0 == .startService }
@@ -166,6 +173,12 @@ public struct RollbackOperation {
                         console.say("\(service.script) is not there, so nothing of it is running; going on")
                     } else {
                         try service.run(action, console: console)
+                    }
+                case .moveSiteData(let moves):
+                    for move in moves {
+                        do { try FileSystem.rename(move.from, move.to) } catch {
+                            throw HostError("\(error.operatorLines.joined(separator: "; ")); done so far: \(done.isEmpty ? "nothing" : done.joined(separator: "; "))")
+                        }
                     }
                 case .renameFolders(let folder, let renames):
                     for rename in renames {

@@ -74,6 +74,8 @@ public struct UpgradeJournal: Codable, Sendable {
     /// Given with --force over an earlier run that failed or was interrupted.
     public var forced: String?
     public var confmigrate: String?
+    /// The python_<timestamp> backup the site's settings and data were carried from.
+    public var siteBackup: String?
     public var rolledBack: Rollback?
     /// The dump of the database taken before the script ran (components that touch MySQL).
     public var snapshot: DatabaseSnapshot?

@@ -17,8 +17,12 @@ extension FateUpgrade {
                 folder only you can read (its script holds DB_PASS), runs the package's own upgrade script with \
                 the interpreter its #! line names (bash for FATE's), streaming its output to the terminal and to \
                 FATE_ROOT/.fate-upgrade/logs/ with DB_PASS masked, and records what it did in \
-                FATE_ROOT/.fate-upgrade/journal/ for `rollback`. On the fateflow machine a successful `all` or \
-                `fatepython` is followed by confmigrate and a restart of fate_flow.
+                FATE_ROOT/.fate-upgrade/journal/ for `rollback`. A successful `all` or `fatepython` is followed \
+                by confmigrate: fate_flow is stopped, the site's settings are merged into the new tree and its \
+                models, jobs and logs moved there, and (on the fateflow machine) fate_flow is started again. \
+                The merge is planned before anything runs (--plan lists every key carried, mapped or needing \
+                a choice); a choice it needs refuses the run until it is given (--model-store, \
+                --accept-release, --keep-site).
 
                 A component already upgraded is not run again (exit 0, nothing changed). One whose last run \
                 failed or was interrupted is refused until it is rolled back, or --force is given.
@@ -38,8 +42,11 @@ extension FateUpgrade {
         @Option(help: "This machine's role in an ansible cluster: nodemanager machines stop fate_flow afterwards.")
         var role: MachineRole = .fateflow
 
-        @Flag(help: "Do not run confmigrate after a successful all or fatepython upgrade.")
+        @Flag(help: "Do not carry the site's settings and data into the new tree after a successful all or fatepython upgrade (confmigrate).")
         var noConfmigrate = false
+
+        @OptionGroup(title: "The site's settings (asked for only when they cannot be carried alone)")
+        var siteOptions: SiteChoiceOptions
 
         @Flag(help: "Do not dump the database before the SQL runs (all, mysql); then only the _backup tables the SQL makes are there to go back to.")
         var noSnapshot = false
@@ -71,10 +78,12 @@ extension FateUpgrade {
 
         mutating func run() throws {
             let console = Console.shared
-            let operation = try ApplyOperation.prepare(.init(
+            var options = ApplyOperation.Options(
                 package: package, component: component, workdir: workdir, role: role, confmigrate: !noConfmigrate,
                 force: force, allowRoot: allowRoot, scriptTimeout: .seconds(scriptTimeout), sha256: sha256,
-                snapshot: !noSnapshot))
+                snapshot: !noSnapshot)
+            options.siteChoices = try siteOptions.choices()
+            let operation = try ApplyOperation.prepare(options)
             if let checksum = operation.checksum { console.say("checksum: SHA-256 as \(checksum) says") }
             operation.warnings.forEach(console.warn)
             console.say("preflight passed: \(operation.preflight.passed.joined(separator: "; "))")

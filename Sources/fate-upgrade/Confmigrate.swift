@@ -11,15 +11,19 @@ import Glibc
 extension FateUpgrade {
     struct Confmigrate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Carry the ZooKeeper settings from the backed-up python code into base_conf.yaml.",
+            abstract: "Carry the site's settings and data from the python backup into the new tree.",
             discussion: """
-                On the fateflow machine, after the upgrade replaced FATE_ROOT/python (guide §3.3). Reads \
-                use_registry and the zookeeper settings from the newest python_YYYYmmddHHMMSS backup — \
-                in FATE_ROOT or in the unpacked upgrade package — from fate_flow/settings.py and \
-                fate_flow/utils/setting_utils.py (a 1.4.0/1.4.1 backup) or from its arch/conf/base_conf.yaml \
-                (1.4.2/1.4.3), without running any of it, and writes them into base_conf.yaml. Only those \
-                values change; comments, order, quoting and layout stay. The previous file is kept as \
-                base_conf.yaml.bak.<timestamp>. Running it again changes nothing.
+                After the upgrade replaced FATE_ROOT/python (guide §3.3, and what it leaves out). Reads the \
+                newest python_YYYYmmddHHMMSS backup — in FATE_ROOT or in the unpacked upgrade package — \
+                without running any of it, and merges each settings file three ways, as dpkg treats \
+                conffiles: the default of the release the site ran, the site's file, and the new release's. \
+                What the site changed (work_mode, database, ports, proxy, servings, tunables in settings.py, \
+                the ZooKeeper values of 1.4.0/1.4.1's .py files) is written into the new files, only those \
+                values, with comments, order, quoting and layout kept; the new release's own file is kept \
+                beside as <file>.release. What cannot be carried (a code edit, a key the new release has \
+                not, the redis model store of 1.4.0/1.4.1) stops the run, nothing changed, with the choice \
+                spelled out. Then model_local_cache/, jobs/, logs/ (and a standalone site's sqlite database) \
+                are moved, by rename, from the backup into the new tree. Running it again changes nothing.
                 """
         )
 
@@ -53,8 +57,10 @@ extension FateUpgrade {
         @Flag(help: "Read the ZooKeeper password from standard input (not echoed at a terminal).")
         var zkPasswordStdin = false
 
-        @Flag(help: "Print a diff of base_conf.yaml (password masked) and write nothing.")
+        @Flag(help: "Print what would be carried, the diffs (secrets masked) and the moves, and change nothing.")
         var dryRun = false
+
+        @OptionGroup var siteOptions: SiteChoiceOptions
 
         @OptionGroup var outputOptions: OutputOptions
 
@@ -77,12 +83,55 @@ extension FateUpgrade {
             let lock = dryRun || !FileSystem.isDirectory(fateRoot) ? nil : try StateLock(fateRoot: fateRoot, for: "confmigrate")
             defer { withExtendedLifetime(lock) {} }
             let report = try ConfmigrateOperation(.init(fateRoot: fateRoot, backup: backup, upgradePackage: upgradePackage,
-                                                        baseConf: baseConf, overrides: overrides, dryRun: dryRun)).run()
+                                                        baseConf: baseConf, overrides: overrides, choices: try siteOptions.choices(),
+                                                        dryRun: dryRun)).run()
             if outputOptions.json {
                 try FateUpgrade.printJSON(report)
-                return
+            } else {
+                for line in report.summary { Console.shared.say(line.hasSuffix("\n") ? String(line.dropLast()) : line) }
             }
-            for line in report.summary { Console.shared.say(line.hasSuffix("\n") ? String(line.dropLast()) : line) }
+            if !report.decisions.isEmpty || report.data.contains(where: { $0.action == .collision }) { throw ExitCode(1) }
         }
     }
 }
+
+/// The operator's answers to what a site merge cannot decide alone (confmigrate and apply).
+struct SiteChoiceOptions: ParsableArguments {
+    @Option(name: .customLong("accept-release"), help: ArgumentHelp(
+        "For this settings file, take the new release's file with every value that can be carried, and leave out what cannot (a code edit, a key FATE 1.4.4 has not). Repeatable.",
+        valueName: "file"))
+    var acceptRelease: [String] = []
+
+    @Option(name: .customLong("keep-site"), help: ArgumentHelp(
+        "For this settings file, keep the site's file as it is instead of merging (only if FATE 1.4.4 runs with it). Repeatable.",
+        valueName: "file"))
+    var keepSite: [String] = []
+
+    @Option(help: ArgumentHelp("Where FATE 1.4.4 stores models, for a 1.4.0/1.4.1 site that used redis: database (on the site's fate_flow MySQL server) or release (as FATE 1.4.4 ships it).",
+                               valueName: "database|release"))
+    var modelStore: SiteChoices.ModelStore?
+
+    @Option(help: ArgumentHelp("The release the site ran, when its files do not tell.", valueName: "1.4.0|1.4.1|1.4.2|1.4.3"))
+    var siteRelease: FateRelease?
+
+    func validate() throws { _ = try choices() }
+
+    func choices() throws -> SiteChoices {
+        var choices = SiteChoices(modelStore: modelStore, siteRelease: siteRelease)
+        for (names, choice, flag) in [(acceptRelease, SiteChoices.FileChoice.acceptRelease, "--accept-release"), (keepSite, .keepSite, "--keep-site")] {
+            for name in names {
+                guard let file = SiteFile(name: name) else {
+                    throw ValidationError("\(flag) \(name): not one of \(SiteFile.allCases.map(\.name).joined(separator: ", "))")
+                }
+                if let earlier = choices.files[file], earlier != choice {
+                    throw ValidationError("\(file.name) is given both --accept-release and --keep-site; choose one")
+                }
+                choices.files[file] = choice
+            }
+        }
+        return choices
+    }
+}
+
+extension SiteChoices.ModelStore: ExpressibleByArgument {}
+extension FateRelease: ExpressibleByArgument {}

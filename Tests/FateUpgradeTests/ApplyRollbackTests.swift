@@ -15,10 +15,10 @@ import Testing
         var root: String { sandbox.fateRoot.path }
 
         init(_ deploy: FateSandbox.Deploy, script: URL? = nil, service: URL? = nil, pythonPackage: String? = nil,
-             packageOptions: [String] = [], dataFolderSize: String? = nil) throws {
+             packageOptions: [String] = [], dataFolderSize: String? = nil, cluster: Bool = false) throws {
             mysql = try MariaDB.start(dataFolderSize: dataFolderSize)
             try mysql.loadFateFlow140()
-            sandbox = try FateSandbox.make(deploy: deploy, mysql: mysql)
+            sandbox = try FateSandbox.make(deploy: deploy, mysql: mysql, cluster: cluster)
             folder = try Support.temporaryFolder()
             let raw = folder.appendingPathComponent("upgrade_1_4_0-1_4_4.tar.gz")
             try Support.makePackage(at: raw, extra: (script.map { ["--script", $0.path] } ?? []) + (service.map { ["--service-script", $0.path] } ?? [])
@@ -60,8 +60,11 @@ import Testing
             return false
         }
 
+        /// `apply` as an operator runs it on this 1.4.0 site, which kept its models in redis:
+        /// the model store is chosen (the site's database server) unless the arguments choose.
         func apply(_ arguments: [String]) throws -> Run {
-            try Support.tool(["apply", package.path] + arguments, environment: environment)
+            let store = arguments.contains("--model-store") ? [] : ["--model-store", "database"]
+            return try Support.tool(["apply", package.path] + arguments + store, environment: environment)
         }
 
         func rollback(_ arguments: [String] = []) throws -> Run {
@@ -331,7 +334,7 @@ import Testing
         let treeBefore = try scenario.sandbox.treeSnapshot("python")
         let tablesBefore = try scenario.tables()
 
-        let process = try Support.startTool(["apply", scenario.package.path, "--component", "all"], environment: scenario.environment)
+        let process = try Support.startTool(["apply", scenario.package.path, "--component", "all", "--model-store", "database"], environment: scenario.environment)
         // Watch `ps` the whole time: no process of ours may show the password in its arguments. (The package's
         // script itself passes `-p$DB_PASS` to mysql, as FATE's do; the mysql client hides it at once.)
         var seen = ""

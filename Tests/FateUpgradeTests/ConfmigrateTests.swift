@@ -26,10 +26,10 @@ import Testing
             let backup = (place ?? fateRoot).appendingPathComponent(name)
             let flow = backup.appendingPathComponent("fate_flow")
             try FileManager.default.createDirectory(at: flow.appendingPathComponent("utils"), withIntermediateDirectories: true)
-            var settings = fixture("python-1.4.0/fate_flow/settings.py")
+            var settings = fixture("fate-release/v1.4.0/fate_flow/settings.py")
                 .replacingOccurrences(of: "USE_CONFIGURATION_CENTER = False", with: "USE_CONFIGURATION_CENTER = \(useCenter)")
                 .replacingOccurrences(of: "ZOOKEEPER_HOSTS = ['127.0.0.1:2181']", with: "ZOOKEEPER_HOSTS = \(hosts)")
-            var utils = fixture("python-1.4.0/fate_flow/utils/setting_utils.py")
+            var utils = fixture("fate-release/v1.4.0/fate_flow/utils/setting_utils.py")
                 .replacingOccurrences(of: "    USE_ACL = False", with: "    USE_ACL = \(useACL)")
                 .replacingOccurrences(of: "    ZK_USERNAME = 'fate'", with: "    ZK_USERNAME = \(user)")
                 .replacingOccurrences(of: "    ZK_PASSWORD = 'fate'", with: "    ZK_PASSWORD = \(password)")
@@ -43,12 +43,12 @@ import Testing
         }
 
         /// A 1.4.2-style backup: its own base_conf.yaml holds the values.
-        func yamlBackup(_ name: String, conf: String) throws {
+        func yamlBackup(_ name: String, conf: String, settingsOf release: String = "1.4.2") throws {
             let folder = fateRoot.appendingPathComponent("\(name)/arch/conf")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try Data(conf.utf8).write(to: folder.appendingPathComponent("base_conf.yaml"))
             try FileManager.default.createDirectory(at: fateRoot.appendingPathComponent("\(name)/fate_flow"), withIntermediateDirectories: true)
-            try Data("WORK_MODE = 0\n".utf8).write(to: fateRoot.appendingPathComponent("\(name)/fate_flow/settings.py"))
+            try Data(fixture("fate-release/v\(release)/fate_flow/settings.py").utf8).write(to: fateRoot.appendingPathComponent("\(name)/fate_flow/settings.py"))
         }
 
         func run(_ arguments: [String] = [], stdin: String? = nil) throws -> Run {
@@ -115,8 +115,8 @@ import Testing
         #expect((attributes[.groupOwnerAccountID] as? NSNumber)?.intValue == 5678)
         let files = try sandbox.confFolder()
         #expect(files.count == 2)
-        let backup = try #require(files.first { $0.hasPrefix("base_conf.yaml.bak.") })
-        #expect(backup.count == "base_conf.yaml.bak.".count + 14)
+        // The new release's own file, beside the merged one for comparing.
+        let backup = try #require(files.first { $0 == "base_conf.yaml.release" })
         #expect(try Data(contentsOf: sandbox.baseConf.deletingLastPathComponent().appendingPathComponent(backup)) == original)
 
         // Again: nothing to do.

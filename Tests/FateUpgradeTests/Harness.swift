@@ -531,11 +531,11 @@ struct FateSandbox {
     /// Builds the sandbox: FATE_ROOT/python as a FATE 1.4.0 tree, FATE_ROOT/common/mysql/mysql-8.0.13 with bin/mysql
     /// linked to the real client and run/mysql.sock to `mysql`'s socket, SUPERVISOR_ROOT with its service.sh (ansible),
     /// and an empty home/. Starts fate_flow (the right way for the deploy method) before returning.
-    static func make(deploy: Deploy, mysql: MariaDB) throws -> FateSandbox {
+    static func make(deploy: Deploy, mysql: MariaDB, cluster: Bool = false) throws -> FateSandbox {
         // /tmp/fate-sb-XXXXXX keeps FATE_ROOT/common/mysql/mysql-8.0.13/run/mysql.sock far below the socket path limit.
         let sandbox = FateSandbox(folder: try Support.shortTemporaryFolder("fate-sb"), deploy: deploy)
         do {
-            try sandbox.build(mysql: mysql)
+            try sandbox.build(mysql: mysql, cluster: cluster)
             try sandbox.startFateFlow()
         } catch {
             sandbox.remove()
@@ -544,7 +544,17 @@ struct FateSandbox {
         return sandbox
     }
 
-    private func build(mysql: MariaDB) throws {
+    /// What a cluster's fateflow host changed from FATE 1.4.0's files (FATE's cluster install guide:
+    /// work_mode 1, the site's database, the federation's proxy; tunables raised).
+    static let clusterEdits: [SiteFile: [(String, String)]] = [
+        .baseConf: [("work_mode: 0", "work_mode: 1"),
+                    ("  user: fate_dev\n  passwd: fate_dev\n  host: 127.0.0.1\n  port: 3306\n  max_connections: 100",
+                     "  user: fate\n  passwd: 'S1te db#pass'\n  host: 192.168.0.1\n  port: 3306\n  max_connections: 100")],
+        .serverConf: [("\"proxy\": {\n\t\t\t\"host\": \"localhost\"", "\"proxy\": {\n\t\t\t\"host\": \"192.168.0.10\"")],
+        .settings: [("MAX_CONCURRENT_JOB_RUN = 5\n", "MAX_CONCURRENT_JOB_RUN = 20\n"), ("USE_AUTHENTICATION = False", "USE_AUTHENTICATION = True")],
+    ]
+
+    private func build(mysql: MariaDB, cluster: Bool) throws {
         let manager = FileManager.default
         let python = fateRoot.appendingPathComponent("python")
         func write(_ relative: String, _ text: String, mode: Int = 0o644) throws {
@@ -558,16 +568,29 @@ struct FateSandbox {
         }
 
         try write("fate_flow/__init__.py", Self.licenseHeader)
-        try write("fate_flow/settings.py", try fixture("python-1.4.0/fate_flow/settings.py"))
+        // FATE 1.4.0's own settings files, as a site starts from them.
+        func release(_ file: SiteFile) throws -> String {
+            var text = try fixture("fate-release/v1.4.0/\(file.rawValue)")
+            for (old, new) in cluster ? FateSandbox.clusterEdits[file] ?? [] : [] {
+                guard text.contains(old) else { throw Failure("\(old) is not in FATE 1.4.0's \(file.rawValue)") }
+                text = text.replacingOccurrences(of: old, with: new)
+            }
+            return text
+        }
+        try write("fate_flow/settings.py", try release(.settings))
         try write("fate_flow/utils/__init__.py", "")
-        try write("fate_flow/utils/setting_utils.py", try fixture("python-1.4.0/fate_flow/utils/setting_utils.py"))
+        try write("fate_flow/utils/setting_utils.py", try release(.settingUtils))
         try write("fate_flow/service.sh", try fixture("fate_flow_service.sh"), mode: 0o755)
         try write("fate_flow/fate_flow_server.py", Self.fateFlowServer)
         try write("arch/__init__.py", "")
         // Its own HTTP port: sandboxes run side by side, and the stand-in binds it as fate_flow does.
-        try write("arch/conf/base_conf.yaml", try fixture("conf/base_conf-1.4.0.yaml")
+        try write("arch/conf/base_conf.yaml", try release(.baseConf)
             .replacingOccurrences(of: "http_port: 9380", with: "http_port: \(try Support.freePort())"))
-        try write("arch/conf/server_conf.json", Self.serverConf)
+        try write("arch/conf/server_conf.json", try release(.serverConf))
+        // The site's runtime data, inside python/ as FATE 1.4 keeps it: a trained model, a job's folder.
+        try write("model_local_cache/guest#9999#arbiter-10000#guest-9999#host-10000#model/202012031015/pipeline.pb",
+                  String(repeating: "模型 pipeline 参数\u{1}\u{7f}\n", count: 64))
+        try write("jobs/2020120310150012345/guest/9999/job_runtime_conf.json", "{\"initiator\": {\"role\": \"guest\", \"party_id\": 9999}}\n")
         try write("federatedml/__init__.py", Self.licenseHeader)
         try write("federatedml/util/consts.py", Self.licenseHeader + "GUEST = 'guest'\nHOST = 'host'\nARBITER = 'arbiter'\n")
         try write("examples/说明 示例.md", "# 示例\n\n在 `python/examples` 下运行 toy example。\n")
@@ -624,7 +647,7 @@ struct FateSandbox {
 
     /// What the stand-in fate_flow wrote to its error logs (a port it could not bind, a traceback), for failure messages.
     func fateFlowErrors() -> String {
-        let logs = [fateRoot.appendingPathComponent("logs/error.log"),
+        let logs = [fateRoot.appendingPathComponent("python/logs/error.log"),
                     supervisorRoot.appendingPathComponent("logs/fate-fateflow.err")]
         return logs.compactMap { try? String(contentsOf: $0, encoding: .utf8) }.joined(separator: "\n")
     }
@@ -666,6 +689,10 @@ struct FateSandbox {
                 for name in try FileManager.default.contentsOfDirectory(atPath: url.path) {
                     try visit(url.appendingPathComponent(name), key == "." ? name : "\(key)/\(name)")
                 }
+            case S_IFREG where key.hasPrefix("logs/"):
+                // fate_flow appends to its logs on every start, rollback's too: they are compared by
+                // `logsGrewFrom`, which checks that what they held is still their beginning.
+                entries[key] = "log \(mode) \(owner)"
             case S_IFREG:
                 let data = try Data(contentsOf: url)
                 entries[key] = "file \(mode) \(owner) \(data.count) \(SHA256.hex(data))"
@@ -677,6 +704,26 @@ struct FateSandbox {
         }
         try visit(fateRoot.appendingPathComponent(relative), ".")
         return entries
+    }
+
+    /// The contents of every file under python/logs, to compare with `logsGrewFrom` later.
+    func logs(_ relative: String = "python/logs") throws -> [String: Data] {
+        let root = fateRoot.appendingPathComponent(relative)
+        var out: [String: Data] = [:]
+        for name in FileManager.default.subpaths(atPath: root.path) ?? [] {
+            let url = root.appendingPathComponent(name)
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                out[name] = try Data(contentsOf: url)
+            }
+        }
+        return out
+    }
+
+    /// The log files that lost or changed what they held (each must still begin with its earlier bytes).
+    func logsNotGrownFrom(_ earlier: [String: Data], _ relative: String = "python/logs") throws -> [String] {
+        let now = try logs(relative)
+        return earlier.keys.sorted().filter { name in !(now[name].map { $0.starts(with: earlier[name]!) } ?? false) }
     }
 
     /// Kills any fate_flow process it started and removes the folder.
@@ -717,18 +764,6 @@ struct FateSandbox {
             args = parser.parse_args()
             if USE_CONFIGURATION_CENTER:
                 CenterConfig.init(ZOOKEEPER_HOSTS, 'fate_flow')
-
-        """
-
-    static let serverConf = """
-        {
-          "servers": {
-            "proxy": {"host": "127.0.0.1", "port": 9370},
-            "fateboard": {"host": "127.0.0.1", "port": 8080},
-            "fateflow": {"host": "127.0.0.1", "http.port": 9380, "grpc.port": 9360},
-            "servings": ["127.0.0.1:8000"]
-          }
-        }
 
         """
 }

@@ -77,7 +77,7 @@ import Testing
         let previous = folder.appendingPathComponent("upgrade_package")
         try FileManager.default.createDirectory(at: previous, withIntermediateDirectories: true)
         try Data("earlier".utf8).write(to: previous.appendingPathComponent("keep.txt"))
-        let run = try Support.tool(["apply", package.path, "--component", "fatepython", "--sha256",
+        let run = try Support.tool(["apply", package.path, "--component", "fatepython", "--model-store", "database", "--sha256",
                                     String(try Support.run("sha256sum", [package.path]).stdout.prefix(64))],
                                    environment: ["HOME": folder.path])
         #expect(run.status == 1, "\(run.output)")
@@ -239,7 +239,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let scenario = try Scenario(.allinone, script: try Scenario.pausingScript(seconds: 6, in: folder))
         defer { scenario.remove() }
-        let first = try Support.startTool(["apply", scenario.package.path, "--component", "fatepython"], environment: scenario.environment)
+        let first = try Support.startTool(["apply", scenario.package.path, "--component", "fatepython", "--model-store", "database"], environment: scenario.environment)
         #expect(scenario.waitUntilPythonIsMovedAside())
         let limits = try String(contentsOfFile: "/proc/\(first.pid)/limits", encoding: .utf8)
         #expect(limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).first == "0",

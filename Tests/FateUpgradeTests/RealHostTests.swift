@@ -33,7 +33,7 @@ import Testing
         let treeBefore = try scenario.sandbox.treeSnapshot("python")
         let tablesBefore = try scenario.tables()
         let started = Date()
-        let applied = try Support.tool(["apply", scenario.package.path, "--component", run.component, "--role", run.role, "--json"],
+        let applied = try Support.tool(["apply", scenario.package.path, "--component", run.component, "--model-store", "database", "--role", run.role, "--json"],
                                        environment: scenario.environment, timeout: .seconds(120))
         #expect(applied.status == 0, "\(applied.output)")
         #expect(Date().timeIntervalSince(started) < 60)
@@ -79,7 +79,7 @@ import Testing
         let scenario = try Scenario(.allinone, service: service)
         defer { scenario.remove() }
         let started = Date()
-        let applied = try Support.tool(["apply", scenario.package.path, "--component", "fatepython"], environment: scenario.environment,
+        let applied = try Support.tool(["apply", scenario.package.path, "--component", "fatepython", "--model-store", "database"], environment: scenario.environment,
                                        timeout: .seconds(120))
         let elapsed = Date().timeIntervalSince(started)
         #expect(applied.status == 0, "\(applied.output)")
@@ -100,7 +100,7 @@ import Testing
         let treeBefore = try scenario.sandbox.treeSnapshot("python")
         let tablesBefore = try scenario.tables()
 
-        let process = try Support.startTool(["apply", scenario.package.path, "--component", "all"], environment: scenario.environment)
+        let process = try Support.startTool(["apply", scenario.package.path, "--component", "all", "--model-store", "database"], environment: scenario.environment)
         let moved = scenario.waitUntilPythonIsMovedAside()
         #expect(moved, "the upgrade never reached the point of moving python/ aside")
         let interrupted = Date()
@@ -173,7 +173,7 @@ import Testing
 
         let allowed = try scenario.apply(["--component", "fatepython", "--allow-root"])
         #expect(allowed.status == 0, "\(allowed.output)")
-        #expect(allowed.stdout.contains("restarted fate_flow"), "\(allowed.stdout)")
+        #expect(allowed.stdout.contains("started fate_flow from the new tree"), "\(allowed.stdout)")
         let server = try #require(scenario.sandbox.runningPids().first)
         let status = try String(contentsOfFile: "/proc/\(server)/status", encoding: .utf8)
         #expect(status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().first == Substring("\(uid)"),
@@ -193,7 +193,7 @@ import Testing
         chmod(scenario.folder.path, 0o777)
         chmod(scenario.package.path, 0o644)
         let treeBefore = try scenario.sandbox.treeSnapshot("python")
-        let run = try Support.run("runuser", ["-u", "nobody", "--", Support.binary, "apply", scenario.package.path, "--component", "fatepython"],
+        let run = try Support.run("runuser", ["-u", "nobody", "--", Support.binary, "apply", scenario.package.path, "--component", "fatepython", "--model-store", "database"],
                                   environment: scenario.environment)
         #expect(run.status == 1)
         #expect(run.stderr.contains("fate-upgrade: preflight: nobody cannot write \(scenario.root)"), "\(run.stderr)")
@@ -207,11 +207,11 @@ import Testing
     @Test func outputOrderUnderAPipeIsTheOrderOfEvents() throws {
         let scenario = try Scenario(.allinone)
         defer { scenario.remove() }
-        let run = try Support.run("sh", ["-c", "exec \"$@\" 2>&1", "sh", Support.binary, "apply", scenario.package.path, "--component", "all"],
+        let run = try Support.run("sh", ["-c", "exec \"$@\" 2>&1", "sh", Support.binary, "apply", scenario.package.path, "--component", "all", "--model-store", "database"],
                                   environment: scenario.environment, timeout: .seconds(120))
         #expect(run.status == 0, "\(run.output)")
         let markers = ["preflight passed", "extracted ", "INFO: Checking deploy method", "INFO: Applying upgrade_1_4_0-1_4_1.sql",
-                       "INFO: Upgrading process finished.", "backup: ", "restarted fate_flow", "upgrade of all finished"]
+                       "INFO: Upgrading process finished.", "backup: ", "started fate_flow from the new tree", "upgrade of all finished"]
         let positions = markers.map { run.stdout.range(of: $0)?.lowerBound }
         #expect(!positions.contains(nil), "\(run.stdout)")
         let found = positions.compactMap { $0 }

@@ -127,7 +127,7 @@ import Testing
             """, package.path, outside.path, script])
         #expect(build.status == 0, "\(build.stderr)")
 
-        let run = try Support.tool(["apply", package.path, "--component", "all", "--workdir", work.path])
+        let run = try Support.tool(["apply", package.path, "--component", "all", "--model-store", "database", "--workdir", work.path])
         #expect(run.status == 1)
         #expect(run.stderr.contains(hostile.refused), "\(run.stderr)")
         // What apply refuses, pack and inspect refuse too: a packed package is one apply accepts.

@@ -40,6 +40,22 @@ server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind((host, port))
 server.listen(16)
+# As fate_flow does on start (settings.py reads server_conf.json, LoggerFactory writes under
+# python/logs/fate_flow): the settings it runs with are logged there, where tests read them.
+import json
+def setting(pattern, text, default="?"):
+    found = re.search(pattern, text, re.M)
+    return found.group(1) if found else default
+database = re.search(r"^database:[ \t]*\n((?:[ \t]+.*\n?)*)", conf, re.M)
+database = database.group(1) if database else ""
+servers = json.load(open(os.path.join(python, "arch", "conf", "server_conf.json")))["servers"]
+tunables = open(os.path.join(python, "fate_flow", "settings.py")).read()
+os.makedirs(os.path.join(python, "logs", "fate_flow"), exist_ok=True)
+with open(os.path.join(python, "logs", "fate_flow", "fate_flow_stat.log"), "a") as log:
+    log.write("fate_flow started: pid %d, http %s:%d, work_mode %s, database %s@%s, proxy %s:%s, MAX_CONCURRENT_JOB_RUN %s\n" % (
+        os.getpid(), host, port, setting(r"^work_mode:[ \t]*(\S+)", conf), setting(r"^[ \t]+user:[ \t]*(\S+)", database),
+        setting(r"^[ \t]+host:[ \t]*(\S+)", database), servers["proxy"]["host"], servers["proxy"]["port"],
+        setting(r"^MAX_CONCURRENT_JOB_RUN[ \t]*=[ \t]*(\S+)", tunables)))
 deadline = time.time() + 86400
 print("fate_flow server started, pid %d, http %s:%d" % (os.getpid(), host, port), flush=True)
 while os.path.isdir(base) and time.time() < deadline:

@@ -309,16 +309,6 @@ if __name__ == '__main__':
         CenterConfig.init(ZOOKEEPER_HOSTS, 'fate_flow')
 """
 
-SERVER_CONF = """{
-  "servers": {
-    "proxy": {"host": "127.0.0.1", "port": 9370},
-    "fateboard": {"host": "127.0.0.1", "port": 8080},
-    "fateflow": {"host": "127.0.0.1", "http.port": 9380, "grpc.port": 9360},
-    "servings": ["127.0.0.1:8000"]
-  }
-}
-"""
-
 
 def option_value(text):
     out = '"'
@@ -464,14 +454,14 @@ class Cluster:
             os.chmod(p, mode)
 
         write("fate_flow/__init__.py", LICENSE)
-        write("fate_flow/settings.py", (FIXTURES / "python-1.4.0/fate_flow/settings.py").read_text())
+        write("fate_flow/settings.py", (FIXTURES / "fate-release/v1.4.0/fate_flow/settings.py").read_text())
         write("fate_flow/utils/__init__.py", "")
-        write("fate_flow/utils/setting_utils.py", (FIXTURES / "python-1.4.0/fate_flow/utils/setting_utils.py").read_text())
+        write("fate_flow/utils/setting_utils.py", (FIXTURES / "fate-release/v1.4.0/fate_flow/utils/setting_utils.py").read_text())
         write("fate_flow/service.sh", (FIXTURES / "fate_flow_service.sh").read_text(), 0o755)
         write("fate_flow/fate_flow_server.py", FATE_FLOW_SERVER)
         write("arch/__init__.py", "")
         write("arch/conf/base_conf.yaml", (FIXTURES / "conf/base_conf-1.4.0.yaml").read_text())
-        write("arch/conf/server_conf.json", SERVER_CONF, 0o600)
+        write("arch/conf/server_conf.json", (FIXTURES / "fate-release/v1.4.0/arch/conf/server_conf.json").read_text(), 0o600)
         write("federatedml/__init__.py", LICENSE)
         write("federatedml/util/consts.py", LICENSE + "GUEST = 'guest'\nHOST = 'host'\nARBITER = 'arbiter'\n")
         write("examples/说明 示例.md", "# 示例\n\n在 `python/examples` 下运行 toy example。\n")
@@ -655,6 +645,8 @@ class Cluster:
             "fate_upgrade_local_binary": str(self.bin),
             "fate_upgrade_db_user": DB_USER,
             "fate_upgrade_verify": bool(self.verify),
+            # A 1.4.0 cluster kept its models in redis: the operator chooses where FATE 1.4.4's go.
+            "fate_upgrade_model_store": "database",
         }
         self.extra_vars = self.tmp / "control/extra-vars.json"
         self.extra_vars.write_text(json.dumps(extra))
