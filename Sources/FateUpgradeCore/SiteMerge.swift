@@ -613,7 +613,10 @@ struct PythonMerge {
             carried.append((name, mine))
         }
         let normalised = TextEdit.apply(resets, to: ours.text) ?? ours.text
-        let code = normalised == base.text ? "" : TextLines.diff(base.text, normalised, oldLabel: "release/\(file.rawValue)", newLabel: "site/\(file.rawValue)")
+        // Compared as Python reads it, token by token: a comment or blank line the site changed is
+        // not code; the diff shown is of the text.
+        let sameCode = try PythonMerge.statements(normalised, file: site.path) == PythonMerge.statements(base.text, file: "the release's \(file.name)")
+        let code = sameCode ? "" : TextLines.diff(base.text, normalised, oldLabel: "release/\(file.rawValue)", newLabel: "site/\(file.rawValue)")
 
         var edits: [TextEdit] = []
         let releaseValues = theirs.map(PythonMerge.values) ?? [:]
@@ -687,6 +690,12 @@ struct PythonMerge {
             out[name] = assignments[0]
         }
         return out
+    }
+
+    /// The file's logical lines as indentation and tokens: what Python runs, without comments and layout.
+    static func statements(_ text: [UInt8], file: String) throws(InputError) -> [[String]] {
+        var lexer = PythonLexer(text: text, file: file)
+        return try lexer.logicalLines().map { ["\($0.indent)"] + $0.tokens.map(\.text) }
     }
 
     static func text(_ assignment: PythonAssignment, in file: PythonSettingsFile) -> String {

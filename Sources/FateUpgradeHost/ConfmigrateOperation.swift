@@ -298,12 +298,12 @@ public struct ConfmigrateOperation {
         for change in report.changes where change.action != .mapped || !report.settings.contains(where: { $0.key == change.key }) {
             lines.append(change.line)
         }
-        for move in report.data where move.action != .none {
+        for move in report.data {
             switch move.action {
             case .move: lines.append("data: move \(move.from) to \(move.to) (\(SiteDataMove.count(move.files)), \(sizeText(move.bytes)))" + (move.note.isEmpty ? "" : "; \(move.note)"))
             case .alreadyMoved: lines.append("data: \(move.item) is in \(move.to) already (\(move.note))")
             case .collision: lines.append("data: refused: \(move.note)")
-            case .none: break
+            case .none: if move.files > 0 { lines.append("data: \(move.item) stays in the backup: \(move.note)") }
             }
         }
         lines += notes

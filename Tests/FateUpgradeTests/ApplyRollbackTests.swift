@@ -172,7 +172,8 @@ import Testing
         #expect(node.status == 0, "\(node.output)")
         #expect(!scenario.sandbox.isFateFlowRunning())
         #expect(node.stdout.contains("stopped fate_flow"))
-        #expect(!node.stdout.contains("backup: "), "no confmigrate on a nodemanager")
+        // Its tree was replaced too, so its site is carried (and fate_flow stays stopped).
+        #expect(node.stdout.contains("backup: ") && node.stdout.contains("data: move"), "\(node.stdout)")
     }
 
     /// Each failed check is reported, and nothing on the host changes.
@@ -282,7 +283,8 @@ import Testing
         #expect(report["outcome"] as? String == "unchanged")
         #expect(report["changed"] as? Bool == false)
         #expect(same.stderr.contains("fatepython was already upgraded on this host"))
-        #expect(try scenario.sandbox.treeSnapshot("python") == treeAfter)
+        let treeNow = try scenario.sandbox.treeSnapshot("python")
+        #expect(treeNow == treeAfter, "\(Set(treeNow.keys).union(treeAfter.keys).filter { treeNow[$0] != treeAfter[$0] }.sorted().map { "\($0): \(treeNow[$0] ?? "-") vs \(treeAfter[$0] ?? "-")" })")
         #expect(try scenario.journals().count == 1)
         // The database alone was not upgraded yet, so that is still allowed.
         let mysql = try scenario.apply(["--component", "mysql"])

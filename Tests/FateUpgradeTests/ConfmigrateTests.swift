@@ -316,3 +316,83 @@ import Testing
         #expect(run.stderr.contains("--zk-hosts: 'zk2:99999': the port must be a number from 1 to 65535"))
     }
 }
+
+/// The site's data on the fateflow machine: moved by rename, a collision refused, a standalone
+/// site's sqlite database moved and a cluster's left, a broken site file refused; nothing changed
+/// by a refusal.
+@Suite struct SiteDataTests {
+    typealias Sandbox = ConfmigrateTests.Sandbox
+
+    /// A 1.4.2 site's backup with base_conf.yaml in `mode` (0 standalone, 1 cluster), server_conf.json,
+    /// settings.py, and a job, a model and a sqlite database; the new tree as FATE 1.4.4 ships it.
+    static func site(workMode: Int) throws -> (Sandbox, URL) {
+        let sandbox = try Sandbox()
+        try sandbox.yamlBackup("python_20200901120000", conf: ConfmigrateTests.fixture("fate-release/v1.4.2/arch/conf/base_conf.yaml")
+            .replacingOccurrences(of: "work_mode: 0", with: "work_mode: \(workMode)"))
+        let backup = sandbox.fateRoot.appendingPathComponent("python_20200901120000")
+        let python = sandbox.fateRoot.appendingPathComponent("python")
+        for (folder, file) in [(backup, "v1.4.2"), (python, "v1.4.4")] {
+            try Data(ConfmigrateTests.fixture("fate-release/\(file)/arch/conf/server_conf.json").utf8)
+                .write(to: folder.appendingPathComponent("arch/conf/server_conf.json"))
+        }
+        try FileManager.default.createDirectory(at: python.appendingPathComponent("fate_flow"), withIntermediateDirectories: true)
+        try Data(ConfmigrateTests.fixture("fate-release/v1.4.4/fate_flow/settings.py").utf8).write(to: python.appendingPathComponent("fate_flow/settings.py"))
+        for (path, text) in [("jobs/202009011200/job_runtime_conf.json", "{}\n"), ("model_local_cache/m/pipeline.pb", "model\n"),
+                             ("fate_flow/fate_flow_sqlite.db", "SQLite format 3\u{0}")] {
+            let url = backup.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url)
+        }
+        return (sandbox, backup)
+    }
+
+    static func exists(_ url: URL, _ path: String) -> Bool { FileManager.default.fileExists(atPath: url.appendingPathComponent(path).path) }
+
+    @Test func aStandaloneSitesDatabaseMovesAndAClustersStays() throws {
+        for mode in [0, 1] {
+            let (sandbox, backup) = try Self.site(workMode: mode)
+            defer { try? FileManager.default.removeItem(at: sandbox.folder) }
+            let python = sandbox.fateRoot.appendingPathComponent("python")
+            let run = try sandbox.run()
+            #expect(run.status == 0, "\(run.output)")
+            #expect(Self.exists(python, "jobs/202009011200/job_runtime_conf.json") && Self.exists(python, "model_local_cache/m/pipeline.pb"))
+            #expect(!Self.exists(backup, "jobs") && !Self.exists(backup, "model_local_cache"))
+            #expect(Self.exists(python, "fate_flow/fate_flow_sqlite.db") == (mode == 0), "work_mode \(mode)")
+            #expect(Self.exists(backup, "fate_flow/fate_flow_sqlite.db") == (mode == 1))
+            #expect(run.stdout.contains("data: fate_flow/fate_flow_sqlite.db stays in the backup: the site runs in cluster mode") == (mode == 1), "\(run.stdout)")
+        }
+    }
+
+    @Test func aCollisionWithTheNewTreeIsRefusedAndChangesNothing() throws {
+        let (sandbox, backup) = try Self.site(workMode: 1)
+        defer { try? FileManager.default.removeItem(at: sandbox.folder) }
+        // jobs/ in the new tree from before the upgrade (tar keeps a release file's old time).
+        let theirs = sandbox.fateRoot.appendingPathComponent("python/jobs/README")
+        try FileManager.default.createDirectory(at: theirs.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("shipped\n".utf8).write(to: theirs)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_590_000_000)], ofItemAtPath: theirs.path)
+        let before = try Data(contentsOf: sandbox.baseConf)
+        let run = try sandbox.run()
+        #expect(run.status == 1)
+        #expect(run.output.contains("data: refused: \(sandbox.fateRoot.path)/python/jobs holds 1 file that came with the new release"), "\(run.output)")
+        #expect(run.output.contains("nothing was changed"))
+        #expect(try Data(contentsOf: sandbox.baseConf) == before)
+        #expect(Self.exists(backup, "jobs/202009011200/job_runtime_conf.json") && Self.exists(backup, "model_local_cache"))
+        #expect(!Self.exists(sandbox.fateRoot.appendingPathComponent("python"), "model_local_cache"))
+    }
+
+    @Test func aSiteFileThatIsNotJSONIsRefusedWithItsLineAndChangesNothing() throws {
+        let (sandbox, backup) = try Self.site(workMode: 1)
+        defer { try? FileManager.default.removeItem(at: sandbox.folder) }
+        let conf = backup.appendingPathComponent("arch/conf/server_conf.json")
+        try Data(ConfmigrateTests.fixture("fate-release/v1.4.2/arch/conf/server_conf.json")
+            .replacingOccurrences(of: "\"port\": 8080", with: "\"port\": 8080,").utf8).write(to: conf)
+        let before = try Data(contentsOf: sandbox.baseConf)
+        let run = try sandbox.run()
+        #expect(run.status == 1)
+        #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+        #expect(run.stderr.contains("\(conf.path):18:"), "\(run.stderr)")
+        #expect(try Data(contentsOf: sandbox.baseConf) == before)
+        #expect(Self.exists(backup, "jobs") && !Self.exists(sandbox.fateRoot.appendingPathComponent("python"), "jobs"))
+    }
+}

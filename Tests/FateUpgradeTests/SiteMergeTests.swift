@@ -74,36 +74,46 @@ enum ReleaseFixture {
     /// the module-level assignments of settings.py (as source text, from `ast`), flattened to
     /// `path → JSON text`; nil where the file is missing.
     static func loaded(_ files: [SiteFile: [UInt8]]) throws -> [String: String] {
+        try loaded(batch: [files])[0]
+    }
+
+    /// The same for many sets of files, with one python3 for all of them.
+    static func loaded(batch: [[SiteFile: [UInt8]]]) throws -> [[String: String]] {
         let folder = try Support.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        for (file, bytes) in files {
-            let url = folder.appendingPathComponent(file.name)
-            try Data(bytes).write(to: url)
+        for (index, files) in batch.enumerated() {
+            let sub = folder.appendingPathComponent("\(index)")
+            try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+            for (file, bytes) in files { try Data(bytes).write(to: sub.appendingPathComponent(file.name)) }
         }
         let run = try Support.run("python3", ["-c", """
-            import ast, json, os, sys, yaml
-            folder = sys.argv[1]
-            out = {}
-            def flat(prefix, value):
-                if isinstance(value, dict) and value:
-                    for k, v in value.items(): flat(prefix + [str(k)], v)
-                else:
-                    out['.'.join(prefix)] = json.dumps(value, sort_keys=True)
-            def path(name): return os.path.join(folder, name)
-            if os.path.exists(path('base_conf.yaml')):
-                with open(path('base_conf.yaml'), encoding='ascii') as f: flat(['base_conf.yaml'], yaml.safe_load(f))
-            if os.path.exists(path('server_conf.json')):
-                with open(path('server_conf.json'), encoding='utf-8') as f: flat(['server_conf.json'], json.load(f))
-            for name in ('settings.py', 'setting_utils.py'):
-                if os.path.exists(path(name)):
-                    with open(path(name), encoding='utf-8') as f: tree = ast.parse(f.read())
-                    for node in tree.body:
-                        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                            out[name + '.' + node.targets[0].id] = json.dumps(ast.unparse(node.value))
-            print(json.dumps(out))
-            """, folder.path], timeout: .seconds(60))
+            import ast, json, os, signal, sys, yaml
+            signal.alarm(240)
+            def load(folder):
+                out = {}
+                def flat(prefix, value):
+                    if isinstance(value, dict) and value:
+                        for k, v in value.items(): flat(prefix + [str(k)], v)
+                    else:
+                        out['.'.join(prefix)] = json.dumps(value, sort_keys=True)
+                def path(name): return os.path.join(folder, name)
+                if os.path.exists(path('base_conf.yaml')):
+                    # FATE 1.4.4 reads it with a plain open() in the locale's encoding: ASCII without LANG.
+                    with open(path('base_conf.yaml'), encoding='ascii') as f: flat(['base_conf.yaml'], yaml.safe_load(f))
+                if os.path.exists(path('server_conf.json')):
+                    with open(path('server_conf.json'), encoding='utf-8') as f: flat(['server_conf.json'], json.load(f))
+                for name in ('settings.py', 'setting_utils.py'):
+                    if os.path.exists(path(name)):
+                        with open(path(name), encoding='utf-8') as f: tree = ast.parse(f.read())
+                        for node in tree.body:
+                            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                                out[name + '.' + node.targets[0].id] = json.dumps(ast.unparse(node.value))
+                return out
+            count = int(sys.argv[2])
+            print(json.dumps([load(os.path.join(sys.argv[1], str(i))) for i in range(count)]))
+            """, folder.path, "\(batch.count)"], timeout: .seconds(300))
         guard run.status == 0 else { throw Failure("python3: \(run.stderr)") }
-        return try JSONDecoder().decode([String: String].self, from: Data(run.stdout.utf8))
+        return try JSONDecoder().decode([[String: String]].self, from: Data(run.stdout.utf8))
     }
 }
 
@@ -308,5 +318,127 @@ enum ReleaseFixture {
             #expect(error.location.file == "python_20261203101500/arch/conf/server_conf.json")
             #expect(error.location.line == 18, "\(error)")
         }
+    }
+
+    /// Generated sites: random values changed in every file, in the ways people write them
+    /// (quoting, CR LF, a BOM), from each older release. Each must come out with exactly the site's
+    /// values where it changed them and the release's everywhere else, as FATE's Python reads them.
+    @Test func generatedSiteEditsAreCarriedExactly() throws {
+        let seed = ProcessInfo.processInfo.environment["FATE_UPGRADE_MERGE_SEED"].flatMap { UInt64($0) } ?? UInt64(time(nil))
+        let cases = ProcessInfo.processInfo.environment["FATE_UPGRADE_MERGE_CASES"].flatMap { Int($0) } ?? 200
+        var random = SeededRandom(seed: seed)
+        let target = ReleaseFixture.files(.v1_4_4)
+        let tunables = ["MAX_CONCURRENT_JOB_RUN", "MAX_CONCURRENT_JOB_RUN_HOST", "USE_AUTHENTICATION", "CHECK_NODES_IDENTITY",
+                        "USE_LOCAL_DATA", "JOB_DEFAULT_TIMEOUT", "DEFAULT_GRPC_OVERALL_TIMEOUT"]
+        var merged: [[SiteFile: [UInt8]]] = []
+        var expectations: [[String: String]] = []
+        var shapes: [String] = []
+        for _ in 0..<cases {
+            let release = [FateRelease.v1_4_0, .v1_4_1, .v1_4_2, .v1_4_3][Int(random.next() % 4)]
+            var expected: [String: String] = [:]
+            // base_conf.yaml: scalar lines of the settings the new release shares.
+            var conf = ReleaseFixture.text(release, .baseConf)!.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            var section = ""
+            for index in conf.indices {
+                let line = conf[index]
+                if !line.hasPrefix(" "), line.hasSuffix(":") { section = String(line.dropLast()); continue }
+                guard let colon = line.firstIndex(of: ":"), !line.hasSuffix(":"), random.next() % 3 == 0 else { continue }
+                let indent = line.prefix { $0 == " " }
+                let key = line[line.index(line.startIndex, offsetBy: indent.count)..<colon]
+                let path = indent.isEmpty ? String(key) : "\(section).\(key)"
+                if ["use_registry", "zookeeper", "redis", "default_model_store_address"].contains(path.split(separator: ".")[0]) || line.hasPrefix("    ") { continue }
+                let (text, json) = Self.yamlValue(&random)
+                conf[index] = "\(indent)\(key): \(text)"
+                expected["base_conf.yaml.\(path)"] = json
+            }
+            // server_conf.json: scalar members.
+            var server = ReleaseFixture.text(release, .serverConf)!.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            var object = ""
+            for index in server.indices {
+                let line = server[index]
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.hasSuffix("{"), let key = trimmed.split(separator: "\"").first { object = String(key); continue }
+                guard trimmed.hasPrefix("\""), trimmed.contains("\": "), !trimmed.hasSuffix("{"), !trimmed.hasSuffix("["), random.next() % 3 == 0 else { continue }
+                let parts = trimmed.split(separator: "\"")
+                let key = String(parts[0])
+                let comma = trimmed.hasSuffix(",") ? "," : ""
+                let value = random.next() % 2 == 0 ? "\(random.next() % 65536)" : "\"h\(random.next() % 1000).site-\(random.next() % 100)\""
+                server[index] = line.prefix { $0 == "\t" } + "\"\(key)\": \(value)\(comma)"
+                expected["server_conf.json.servers.\(object).\(key)"] = value
+            }
+            // settings.py: tunables.
+            var settings = ReleaseFixture.text(release, .settings)!
+            for name in tunables where random.next() % 2 == 0 {
+                guard let range = settings.range(of: "\n\(name) = ") else { continue }
+                let end = settings[range.upperBound...].firstIndex(of: "\n")!
+                let value = name.hasPrefix("USE_") || name.hasPrefix("CHECK_") ? (random.next() % 2 == 0 ? "True" : "False") : "\(random.next() % 100_000)"
+                settings.replaceSubrange(range.upperBound..<end, with: value)
+                expected["settings.py.\(name)"] = "\"\(value)\""
+            }
+            let crlf = random.next() % 4 == 0, bom = random.next() % 6 == 0
+            var site: [SiteFile: SourceFile] = [:]
+            for (file, text) in [(SiteFile.baseConf, conf.joined(separator: "\n")), (.serverConf, server.joined(separator: "\n")), (.settings, settings)] {
+                let written = crlf ? text.replacingOccurrences(of: "\n", with: "\r\n") : text
+                site[file] = SourceFile(path: "site/\(file.rawValue)", bytes: (bom ? [0xEF, 0xBB, 0xBF] : []) + Array(written.utf8))
+            }
+            if let utils = ReleaseFixture.bytes(release, .settingUtils) { site[.settingUtils] = SourceFile(path: "site/\(SiteFile.settingUtils.rawValue)", bytes: utils) }
+            let merge: SiteMerge
+            do { merge = try SiteMerge(site: site, release: target, choices: SiteChoices(modelStore: .release)) } catch {
+                Issue.record("seed \(seed): \(release.rawValue) \(expected): \(error)")
+                return
+            }
+            if !merge.decisions.isEmpty {
+                Issue.record("seed \(seed) (\(release.rawValue)): \(merge.decisions.map { $0.question + ($0.diff ?? "") })")
+                return
+            }
+            var files: [SiteFile: [UInt8]] = [:]
+            for file in merge.files { files[file.file] = file.merged }
+            merged.append(files)
+            expectations.append(expected)
+            shapes.append("\(release.rawValue)\(crlf ? " crlf" : "")\(bom ? " bom" : "")")
+        }
+        let now = try ReleaseFixture.loaded(batch: merged)
+        var wanted = try ReleaseFixture.loaded(target.mapValues(\.bytes))
+        // The registry values each release ran with stay as the site had them; they are checked elsewhere.
+        wanted = wanted.filter { !$0.key.hasPrefix("base_conf.yaml.zookeeper.") && $0.key != "base_conf.yaml.use_registry" }
+        var failures = 0
+        for (index, result) in now.enumerated() {
+            var expected = wanted
+            for (key, value) in expectations[index] { expected[key] = value }
+            let got = result.filter { !$0.key.hasPrefix("base_conf.yaml.zookeeper.") && $0.key != "base_conf.yaml.use_registry" }
+            if got != expected {
+                failures += 1
+                if failures <= 3 {
+                    let differing = Set(got.keys).union(expected.keys).filter { got[$0] != expected[$0] }.sorted()
+                    Issue.record("seed \(seed), case \(index) (\(shapes[index])): \(differing.map { "\($0): \(got[$0] ?? "-") vs \(expected[$0] ?? "-")" })")
+                }
+            }
+        }
+        #expect(failures == 0, "seed \(seed): \(failures) of \(cases) cases differ (FATE_UPGRADE_MERGE_SEED=\(seed) replays them)")
+    }
+
+    /// A YAML value and what PyYAML gives for it, as JSON.
+    static func yamlValue(_ random: inout SeededRandom) -> (String, String) {
+        let n = random.next() % 10_000
+        switch random.next() % 5 {
+        case 0: return ("\(n)", "\(n)")
+        case 1: return ("h\(n).example-\(n % 7)", "\"h\(n).example-\(n % 7)\"")
+        case 2: return ("'it''s #\(n): x'", "\"it's #\(n): x\"")
+        case 3: return ("\"tab\\there \(n)\"", "\"tab\\there \(n)\"")
+        default: return ("\"\(n)\"", "\"\(n)\"")
+        }
+    }
+}
+
+/// SplitMix64: the same cases for the same seed, on every machine.
+struct SeededRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E9B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
