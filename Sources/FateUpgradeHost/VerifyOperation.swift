@@ -78,18 +78,30 @@ public struct VerifyOperation {
                       : backup == nil && cleaned ? "python/ is the new tree (\(layout!.rawValue) layout); cleanup removed the old one after sign-off"
                       : backup == nil ? "the backup of the old python/ that \(run.id) made is gone: a rollback would have nothing to restore"
                       : "python/ is the new tree (\(layout!.rawValue) layout); the old one is kept as \(backup!)")
-                if view.role == .fateflow {
-                    if let backup {
-                        do {
-                            let migration = ConfmigrateOperation(.init(fateRoot: view.fateRoot, backup: backup,
-                                                                       upgradePackage: run.workFolder ?? "\(view.fateRoot)/upgrade_package", dryRun: true))
-                            let report = try migration.run()
-                            check("registry", !report.changed, report.changed
-                                  ? "base_conf.yaml does not carry the ZooKeeper settings of \(backup): run fate-upgrade confmigrate --fate-root \(shellQuoted(view.fateRoot))"
-                                  : "base_conf.yaml carries the registry settings of \(Path.name(backup))")
-                        } catch {
-                            check("registry", false, "the registry settings could not be compared: \(error.operatorLines.joined(separator: "; "))")
+                if let backup {
+                    // The site's settings and data must be in the new tree: the merge, planned again
+                    // from the backup, has nothing left to write or move.
+                    do {
+                        let migration = ConfmigrateOperation(.init(fateRoot: view.fateRoot, backup: backup,
+                                                                   upgradePackage: run.workFolder ?? "\(view.fateRoot)/upgrade_package", dryRun: true))
+                        let planned = try migration.plan()
+                        let report = planned.report
+                        let pendingFiles = report.files.filter { $0.outcome == "would be written" }.map { Path.name($0.path) }
+                        let pendingData = report.data.filter { $0.action == .move || $0.action == .collision }.map(\.item)
+                        let fix = "run fate-upgrade confmigrate --fate-root \(shellQuoted(view.fateRoot))"
+                        if !report.decisions.isEmpty || !pendingFiles.isEmpty || !pendingData.isEmpty {
+                            let parts = [report.decisions.isEmpty ? nil : "\(report.decisions.count) of its settings need a choice",
+                                         pendingFiles.isEmpty ? nil : "settings not carried into \(pendingFiles.joined(separator: ", "))",
+                                         pendingData.isEmpty ? nil : "\(pendingData.joined(separator: ", ")) still in the backup"].compactMap { $0 }
+                            check("site", false, "python/ does not hold the site of \(Path.name(backup)): \(parts.joined(separator: "; ")): \(fix)")
+                        } else {
+                            let carried = report.changes.filter { [.carried, .mapped, .added].contains($0.action) }.count
+                            let moved = report.data.filter { $0.action == .alreadyMoved }.map(\.item)
+                            check("site", true, "python/ carries the site's settings of \(Path.name(backup)) (\(carried) values)"
+                                  + (moved.isEmpty ? "" : " and its \(moved.joined(separator: ", "))"))
                         }
+                    } catch {
+                        check("site", false, "the site's settings could not be compared with \(Path.name(backup)): \(error.operatorLines.joined(separator: "; "))")
                     }
                 }
             }

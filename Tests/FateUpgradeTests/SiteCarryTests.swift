@@ -112,6 +112,11 @@ import Testing
         let applied = try scenario.apply(["--component", "fatepython", "--no-confmigrate"])
         #expect(applied.status == 0, "\(applied.output)")
         let backup = try #require(try Support.files(in: root).first { $0.hasPrefix("python_2") })
+        // fate_flow runs from the new tree with the release's defaults: verify does not call that upgraded.
+        let verified = try Support.tool(["verify", "--fate-root", root.path], environment: scenario.environment)
+        #expect(verified.status == 1)
+        #expect(verified.stdout.contains("FAIL site") && verified.stdout.contains("1 of its settings need a choice")
+                && verified.stdout.contains("model_local_cache, jobs, logs still in the backup"), "\(verified.output)")
         let cleaned = try Support.tool(["cleanup", "--fate-root", root.path, "--yes", "--force", "--json"], environment: scenario.environment)
         #expect(cleaned.status == 0, "\(cleaned.output)")
         let report = try JSONSerialization.jsonObject(with: Data(cleaned.stdout.utf8)) as? [String: Any]
