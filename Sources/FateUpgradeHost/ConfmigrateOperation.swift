@@ -118,6 +118,10 @@ public struct ConfmigrateOperation {
             }
         }
         guard let conf = current[.baseConf] else { throw InputError(SourceLocation(file: given), "no such file") }
+        // apply planned the merge against FATE 1.4.4's files as shipped; a package may ship others.
+        for (file, source) in release.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where FateRelease.target.defaultFile(file) != source.bytes {
+            notes.append("note: the new tree's \(file.rawValue) is not FATE \(FateRelease.target.rawValue)'s as shipped; the site is merged into it as it is")
+        }
         // The file fate_flow reads is checked first: a damaged one stops the run whatever the backup holds.
         _ = try BaseConf(parsing: conf, file: given).current()
 

@@ -68,7 +68,7 @@ import Testing
                                  to: root.appendingPathComponent("work/upgrade_1_4_0-1_4_4.tar.gz"))
             try manager.copyItem(at: Support.fixtures.appendingPathComponent("conf/base_conf-1.4.4.yaml"),
                                  to: root.appendingPathComponent("fate/python/arch/conf/base_conf.yaml"))
-            try manager.copyItem(at: Support.fixtures.appendingPathComponent("python-1.4.0/fate_flow"),
+            try manager.copyItem(at: Support.fixtures.appendingPathComponent("fate-release/v1.4.0/fate_flow"),
                                  to: root.appendingPathComponent("fate/python_20200901120000/fate_flow"))
         }
 
@@ -81,7 +81,7 @@ import Testing
             (["pack", "/work/upgrade_1_4_0-1_4_4.tar.gz", "-o", "/work/upgrade_package_new.tar.gz", "--force",
               "--set", "FATE_ROOT=/fate", "--set", "FATE_FLOW_ROOT=$FATE_ROOT/python/fate_flow", "--set", "PYTHON_PACKAGE_PATH=~/upgrade_package/upgrade_python_package.tar.gz",
               "--set", "DEPLOY_METHOD=allinone"], "wrote /work/upgrade_package_new.tar.gz: 14 entries"),
-            (["confmigrate", "--fate-root", "/fate", "--upgrade-package", "/work/upgrade_package", "--dry-run"], "dry run: /fate/python/arch/conf/base_conf.yaml not changed"),
+            (["confmigrate", "--fate-root", "/fate", "--upgrade-package", "/work/upgrade_package", "--dry-run"], "dry run: nothing changed"),
             (["apply", "/work/upgrade_package_new.tar.gz", "--component", "fatepython", "--plan"], "plan for --component fatepython"),
         ]
 

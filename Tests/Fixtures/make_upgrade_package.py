@@ -120,96 +120,10 @@ LICENSE_HEADER = """\
 #
 """
 
-# A plausible v1.4.4 fate_flow/settings.py: registry settings come from
-# base_conf.yaml through get_base_config, no ZooKeeper values in the source.
-SETTINGS_PY = LICENSE_HEADER + '''\
-# -*- coding: utf-8 -*-
-import os
-
-from arch.api.utils import file_utils, log_utils
-from arch.api.utils.conf_utils import get_base_config
-from arch.api.utils.core_utils import get_lan_ip
-from arch.api.utils.log_utils import LoggerFactory, getLogger
-
-WORK_MODE = get_base_config('work_mode', 0)
-USE_LOCAL_DATABASE = False
-USE_AUTHENTICATION = False
-USE_DATA_AUTHENTICATION = False
-PRIVILEGE_COMMAND_WHITELIST = []
-DEFAULT_TASK_PARALLELISM = 1
-DEFAULT_TASK_CORES_PER_NODE = 20
-DEFAULT_TASK_MEMORY_PER_NODE = 512  # MB
-DEFAULT_TASK_SUBMIT_RETRY = 3
-MAX_CONCURRENT_JOB_RUN = 5
-MAX_CONCURRENT_JOB_RUN_HOST = 5
-RE_ENTRY_QUEUE_TIME = 8
-JOB_DEFAULT_TIMEOUT = 7 * 24 * 60 * 60
-API_VERSION = "v1"
-FATE_FLOW_SERVER_START_CONFIG_ITEMS = {
-    'work_mode',
-    'use_registry',
-    'fate_flow',
-    'database',
-    'model_store_address',
-}
-
-MAIN_MODULE = os.path.relpath(__file__)
-SERVER_MODULE = 'fate_flow_server.py'
-TASK_EXECUTOR_MODULE = 'driver/task_executor.py'
-TEMP_DIRECTORY = os.path.join(file_utils.get_project_base_directory(), "fate_flow", "temp")
-HEADERS = {
-    'Content-Type': 'application/json',
-    'Connection': 'close'
-}
-DETECT_TABLE = ("fate_flow_detect_table_namespace", "fate_flow_detect_table_name", 16)
-# fate-serving
-SERVINGS_ZK_PATH = '/FATE-SERVICES/serving/online/publishLoad/providers'
-FATE_FLOW_ZK_PATH = '/FATE-SERVICES/flow/online/transfer/providers'
-FATE_FLOW_MODEL_TRANSFER_PATH = '/v1/model/transfer'
-# fate-manager
-FATE_MANAGER_GET_NODE_INFO = '/node/info'
-FATE_MANAGER_NODE_CHECK = '/node/management/check'
-
-# logger
-log_utils.LoggerFactory.LEVEL = 10
-# {CRITICAL: 50, FATAL:50, ERROR:40, WARNING:30, WARN:30, INFO:20, DEBUG:10, NOTSET:0}
-log_utils.LoggerFactory.set_directory(os.path.join(file_utils.get_project_base_directory(), 'logs', 'fate_flow'))
-stat_logger = log_utils.getLogger("fate_flow_stat")
-detect_logger = log_utils.getLogger("fate_flow_detect")
-access_logger = log_utils.getLogger("fate_flow_access")
-audit_logger = log_utils.audit_logger()
-
-"""
-Services
-"""
-IP = get_base_config("fate_flow", {}).get("host", "0.0.0.0")
-HTTP_PORT = get_base_config("fate_flow", {}).get("http_port")
-GRPC_PORT = get_base_config("fate_flow", {}).get("grpc_port")
-
-# registry: read from arch/conf/base_conf.yaml since v1.4.2
-USE_REGISTRY = get_base_config("use_registry", False)
-
-# standalone job will be send to the standalone job server when FATE-Flow work on cluster deploy mode,
-# but not the port for FATE-Flow on standalone deploy mode.
-CLUSTER_STANDALONE_JOB_SERVER_PORT = 9381
-
-# switch
-SAVE_AS_TASK_INPUT_DATA_SWITCH = True
-SAVE_AS_TASK_INPUT_DATA_IN_MEMORY = True
-
-# init
-INIT_DATABASE = False
-
-DATABASE = get_base_config("database", {})
-MODEL_STORE_ADDRESS = get_base_config("model_store_address", {})
-
-SERVER_CONF_PATH = 'arch/conf/server_conf.json'
-DEFAULT_GRPC_OVERALL_TIMEOUT = 60 * 1000 * 60  # ms
-HOST = get_lan_ip()
-
-stat_logger.info("init fate flow settings: work mode %s, http port %s, grpc port %s" % (
-    WORK_MODE, HTTP_PORT, GRPC_PORT))
-'''
+# FATE v1.4.4's own fate_flow/settings.py and arch/conf/server_conf.json, verbatim (the merge of a
+# site's settings into the new tree is tested against what the release really ships).
+RELEASE_1_4_4 = HERE / "fate-release" / "v1.4.4"
+SETTINGS_PY = (RELEASE_1_4_4 / "fate_flow" / "settings.py").read_text(encoding="utf-8")
 
 # The same working stand-in the test sandbox uses: after an upgrade, this copy is the one that
 # starts fate_flow again, so it must find and manage the sandbox's process.
@@ -304,28 +218,7 @@ def get_base_config(key, default=None):
     return base_conf.get(key, default)
 '''
 
-SERVER_CONF_JSON = '''\
-{
-  "servers": {
-    "proxy": {
-      "host": "127.0.0.1",
-      "port": 9370
-    },
-    "fateboard": {
-      "host": "127.0.0.1",
-      "port": 8080
-    },
-    "fateflow": {
-      "host": "127.0.0.1",
-      "http.port": 9380,
-      "grpc.port": 9360
-    },
-    "servings": [
-      "127.0.0.1:8000"
-    ]
-  }
-}
-'''
+SERVER_CONF_JSON = (RELEASE_1_4_4 / "arch" / "conf" / "server_conf.json").read_text(encoding="utf-8")
 
 CONSTS_PY = LICENSE_HEADER + '''\
 ARBITER = 'arbiter'
