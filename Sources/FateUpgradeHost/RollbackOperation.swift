@@ -118,14 +118,22 @@ public struct RollbackOperation {
         self.snapshot = snapshot
         // What confmigrate moved out of this backup goes back into it, so the old tree is whole again.
         var siteData: [(from: String, to: String)] = []
+        var dataNotes: [String] = []
         if let backup, component.touchesPython, let record = try? SiteRecord.load(SiteRecord.path(fateRoot: parameters.fateRoot, backup: backup)) {
-            for move in record.moves where move.action == .move && FileSystem.exists(move.to) && !FileSystem.exists(move.from) {
-                siteData.append((move.to, move.from))
+            for move in record.moves where move.action == .move {
+                switch (FileSystem.exists(move.to), FileSystem.exists(move.from)) {
+                case (true, false): siteData.append((move.to, move.from))
+                case (true, true):
+                    // Never merged: the upgraded tree keeps its copy (it goes aside with it) and says so.
+                    dataNotes.append("\(move.from) is there again, so \(move.to) is not moved back over it: it stays in the upgraded tree, which the rollback keeps as python_upgrade_backup")
+                case (false, _): dataNotes.append("\(move.to) is gone (moved or removed since the upgrade): nothing of \(move.item) to move back")
+                }
             }
         }
         var plan = RollbackPlan(component: component, codeFolder: codeFolder, codeName: codeName, backup: backup,
                                 entries: entries, database: Preflight.database, tables: tables, date: Clock.local("%Y%m%d"),
                                 snapshot: snapshot, siteData: siteData)
+        plan.notes += dataNotes
         // A nodemanager machine must not run fate_flow (one per cluster): it stays stopped.
         if journal?.role == MachineRole.nodemanager.rawValue, plan.steps.contains(.startService) {
             plan.steps.removeAll { $0 == .startService }
