@@ -35,7 +35,7 @@ public enum PackageError: Error, CustomStringConvertible {
 }
 
 // archive_entry.h defines these as macros with casts, which Swift does not import.
-private let fileTypeRegular: mode_t = 0o100000
+let fileTypeRegular: mode_t = 0o100000
 private let fileTypeDirectory: mode_t = 0o040000
 private let fileTypeSymlink: mode_t = 0o120000
 
@@ -171,6 +171,11 @@ final class ArchiveReader {
             guard status >= ARCHIVE_WARN else { throw folderPrefix == nil ? classify() : .unreadable(path, lastError) }
             try body(UnsafeRawBufferPointer(start: buffer, count: size), offset)
         }
+    }
+
+    /// Up to `count` bytes of the current entry's data into `buffer`: the count, 0 at its end, -1 on an error.
+    func readData(into buffer: UnsafeMutableRawPointer, count: Int) -> Int {
+        archive_read_data(handle, buffer, count)
     }
 
     /// What a file that is not a (gzip'ed) tar is, from its first bytes, for the message.

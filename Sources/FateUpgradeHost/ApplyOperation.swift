@@ -214,7 +214,8 @@ public struct ApplyOperation {
         var sitePlan: [String] = []
         if done.isEmpty && migrates && FileSystem.isRealDirectory("\(parameters.fateRoot)/python") {
             do {
-                let (lines, decisions) = try ApplyOperation.planSite(fateRoot: parameters.fateRoot, choices: options.siteChoices)
+                let release = try ApplyOperation.releaseFiles(in: upgradePackage, pythonPackage: parameters.pythonPackagePath, workdir: workdir)
+                let (lines, decisions) = try ApplyOperation.planSite(fateRoot: parameters.fateRoot, release: release, choices: options.siteChoices)
                 sitePlan = lines
                 problems += decisions
             } catch {
@@ -245,17 +246,22 @@ public struct ApplyOperation {
             }
             steps.append(.recordJournal(path: "\(state)/journal/\(id).json"))
             steps.append(.runScript(command: "\(interpreter.shown) \(scriptPath) \(options.component.rawValue)", log: "\(state)/logs/\(id).log"))
+            // Handed over once fate_flow is stopped and the site carried: what a root-run fate_flow or
+            // the carry wrote is the owner's too.
+            var handOver: ApplyPlan.Step? = nil
             if let owner {
                 var paths = ["\(p.fateRoot)/python", state]
                 if options.component.touchesFateFlow { paths = [p.fateFlowRoot, state] }
                 if !options.component.touchesService { paths = [state] }
-                steps.append(.handOver(paths: paths, owner: owner))
+                handOver = .handOver(paths: paths, owner: owner)
             }
             if migrates {
                 steps.append(.pauseService(shown: service.describe("stop")))
                 steps.append(.carrySite(planned: sitePlan))
+                if let handOver { steps.append(handOver) }
                 if options.role == .fateflow { steps.append(.startService(shown: service.describe("start"))) }
             } else {
+                if let handOver { steps.append(handOver) }
                 if options.role == .fateflow && options.component.touchesService && owner != nil {
                     steps.append(.restartService(shown: service.describe("stop") + "; " + service.describe("start"), always: true))
                 }
@@ -267,20 +273,45 @@ public struct ApplyOperation {
         plan = ApplyPlan(steps: steps)
     }
 
-    /// The site merge against FATE 1.4.4's shipped files: the lines `--plan` shows, and the
-    /// decisions that refuse the run.
-    static func planSite(fateRoot: String, choices: SiteChoices) throws -> (lines: [String], problems: [String]) {
+    /// The settings files of the tree the script will unpack, read from the python package it names
+    /// (inside this package, or already on disk), so that the plan merges into what will run.
+    static func releaseFiles(in package: UpgradePackage, pythonPackage: String, workdir: String) throws -> (files: [SiteFile: SourceFile], from: String) {
+        let wanted = Set(SiteFile.allCases.map { "python/\($0.rawValue)" })
+        var found: [String: [UInt8]]? = nil
+        var from = pythonPackage
+        if pythonPackage.hasPrefix(workdir + "/") {
+            let member = UpgradePackage.normalised(String(pythonPackage.dropFirst(workdir.count + 1)))
+            // One that is not a tar.gz is the script's to fail on (as it does, on the host): planned
+            // against FATE 1.4.4's files meanwhile.
+            found = (try? package.files(inMember: member, named: wanted)) ?? nil
+            from = "\(package.path):\(member)"
+        } else if FileSystem.exists(pythonPackage) {
+            found = try? UpgradePackage(path: pythonPackage).files(named: wanted)
+        }
+        var files: [SiteFile: SourceFile] = [:]
+        for file in SiteFile.allCases {
+            if let bytes = found?["python/\(file.rawValue)"] { files[file] = SourceFile(path: "\(from):python/\(file.rawValue)", bytes: bytes) }
+        }
+        guard files[.baseConf] != nil else {
+            // Not readable before the script runs (1.5.x derives the path): FATE 1.4.4's as shipped,
+            // and the merge is done again against the new tree once it is there.
+            for file in SiteFile.allCases {
+                if let bytes = FateRelease.target.defaultFile(file) { files[file] = SourceFile(path: "FATE \(FateRelease.target.rawValue)'s \(file.rawValue)", bytes: bytes) }
+            }
+            return (files, "FATE \(FateRelease.target.rawValue)'s files as shipped (the python package's cannot be read before the script runs)")
+        }
+        return (files, "the files of \(from)")
+    }
+
+    /// The site merge: the lines `--plan` shows, and the decisions that refuse the run.
+    static func planSite(fateRoot: String, release: (files: [SiteFile: SourceFile], from: String), choices: SiteChoices) throws -> (lines: [String], problems: [String]) {
         let tree = "\(fateRoot)/python"
         var site: [SiteFile: SourceFile] = [:]
         for file in SiteFile.allCases where FileSystem.exists("\(tree)/\(file.rawValue)") {
             site[file] = SourceFile(path: "\(tree)/\(file.rawValue)", bytes: try FileSystem.read("\(tree)/\(file.rawValue)"))
         }
-        var release: [SiteFile: SourceFile] = [:]
-        for file in SiteFile.allCases {
-            if let bytes = FateRelease.target.defaultFile(file) { release[file] = SourceFile(path: "FATE \(FateRelease.target.rawValue)'s \(file.rawValue)", bytes: bytes) }
-        }
-        let merge = try SiteMerge(site: site, release: release, choices: choices)
-        var lines = ["site: FATE \(merge.baseline.release.shown): \(merge.baseline.reason); merged against FATE \(FateRelease.target.rawValue)'s files as shipped (checked again against the new tree's)"]
+        let merge = try SiteMerge(site: site, release: release.files, choices: choices)
+        var lines = ["site: FATE \(merge.baseline.release.shown): \(merge.baseline.reason); merged into \(release.from)"]
         lines += merge.changes.map(\.line)
         for item in SiteData.folders + [SiteData.standaloneDatabase] {
             guard let facts = ConfmigrateOperation.facts("\(tree)/\(item)", since: 0) else { continue }
@@ -442,6 +473,10 @@ public struct ApplyOperation {
                     journal?.siteBackup = result.backup
                 } catch {
                     journal?.confmigrate = "failed: \(error.operatorLines.joined(separator: "; "))"
+                    // The tree is still the owner's to fix from, as the hand-over after the carry would have made it.
+                    for case .handOver(let paths, let owner) in plan.steps {
+                        for path in paths where FileSystem.exists(path) { try? FileSystem.changeOwnerOfTree(path, to: owner) }
+                    }
                     try fail(.succeeded, ["the upgrade succeeded, but carrying the site's settings and data into the new tree did not; fate_flow is stopped. " + error.operatorLines.joined(separator: "\n") + "\nthen run fate-upgrade confmigrate --fate-root \(shellQuoted(p.fateRoot)) with the choices, and start fate_flow"])
                 }
             case .startService:

@@ -52,6 +52,8 @@ import Testing
                      "mapped      base_conf.yaml: zookeeper.hosts = 127.0.0.1:2181", "data: move model_local_cache (1 file", "data: move jobs (1 file"] {
             #expect(planned.stdout.contains(line), "\(line)\n\(planned.stdout)")
         }
+        // Merged into the files the script will unpack: read out of the package's own python package.
+        #expect(planned.stdout.contains("merged into the files of \(scenario.package.path):upgrade_package/upgrade_python_package.tar.gz"), "\(planned.stdout)")
         #expect(!planned.output.contains(Self.databasePassword))
         #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
 
