@@ -271,7 +271,17 @@ struct YAMLMerge {
             if baseline.keepsRegistryInPython && YAMLMerge.redisKeys.contains(leaf.path[0]) { continue }
             // Not in the new release: a key the site added is inserted where its parent is; one
             // the release dropped cannot be carried.
-            let depth = (1...leaf.path.count).first { releaseLeaves[leaf.path.prefix($0).joined(separator: ".")] == nil && YAMLMerge.node(leaf.path.prefix($0), in: releaseDocument.root) == nil }!
+            guard let depth = (1...leaf.path.count).first(where: { releaseLeaves[leaf.path.prefix($0).joined(separator: ".")] == nil && YAMLMerge.node(leaf.path.prefix($0), in: releaseDocument.root) == nil }) else {
+                // The release has a section where the site has one value (`database:` left empty).
+                if acceptRelease {
+                    changes.append(SiteChange(file: file.name, key: leaf.name, action: .releaseKept, site: show(leaf, siteDocument), note: "FATE \(FateRelease.target.rawValue) has a section there; --accept-release base_conf.yaml keeps it"))
+                    continue
+                }
+                changes.append(SiteChange(file: file.name, key: leaf.name, action: .decision, site: show(leaf, siteDocument), note: "a single value where FATE \(FateRelease.target.rawValue) has a section"))
+                decisions.append(SiteDecision(file: file.name, question: "the site's \(leaf.name) (line \(leaf.value.start.line) of \(site.path)) is a single value where FATE \(FateRelease.target.rawValue)'s base_conf.yaml has a section of settings",
+                                              choices: ["--accept-release base_conf.yaml: the release's section", "--keep-site base_conf.yaml: keep the site's file as it is"], diff: nil))
+                continue
+            }
             let unit = Array(leaf.path.prefix(depth))
             let unitName = unit.joined(separator: ".")
             if YAMLMerge.node(unit, in: originalDocument?.root) == nil,
@@ -532,6 +542,14 @@ struct JSONMerge {
             if let old = baseLeaves[name], base!.canonical(old) == value { continue }
             if let new = document.node(at: path) {
                 if document.canonical(new) == value { continue }
+                if case .object = new {
+                    // A section in the release where the site has one value: not the same setting.
+                    if acceptRelease { continue }
+                    changes.append(SiteChange(file: file, key: name, action: .decision, site: show(path, ours, node), note: "a single value where FATE \(FateRelease.target.rawValue) has a section"))
+                    decisions.append(SiteDecision(file: file, question: "the site's \(name) in \(site.path) is a single value where FATE \(FateRelease.target.rawValue)'s server_conf.json has a section",
+                                                  choices: ["--accept-release server_conf.json: the release's section", "--keep-site server_conf.json: keep the site's file as it is"], diff: nil))
+                    continue
+                }
                 if acceptRelease {
                     changes.append(SiteChange(file: file, key: name, action: .releaseKept, site: show(path, ours, node), release: show(path, document, new), note: "--accept-release server_conf.json"))
                     continue

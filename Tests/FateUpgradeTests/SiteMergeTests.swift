@@ -289,6 +289,22 @@ enum ReleaseFixture {
         #expect(accepted.changes.contains { $0.key == "SERVINGS_ZK_PATH" && $0.action == .releaseKept })
     }
 
+    /// Found by fuzz-site-merge: a value where the release has a section (`database:` left empty,
+    /// a proxy given as one string) is a decision, not a crash or a section replaced by a value.
+    @Test func aValueWhereTheReleaseHasASectionNeedsAChoice() throws {
+        var texts = ReleaseFixture.clusterSite(.v1_4_2)
+        texts[.baseConf] = texts[.baseConf]!.replacingOccurrences(of: "database:\n  name: fate_flow\n", with: "database:\nunrelated:\n  name: fate_flow\n")
+        texts[.serverConf] = texts[.serverConf]!.replacingOccurrences(of: "\"proxy\": {\n\t\t\t\"host\": \"192.168.0.10\",\n\t\t\t\"port\": 9370\n\t\t}", with: "\"proxy\": \"192.168.0.10:9370\"")
+        let merge = try SiteMerge(site: ReleaseFixture.sources(texts), release: ReleaseFixture.files(.v1_4_4))
+        let questions = merge.decisions.map(\.question)
+        #expect(questions.contains { $0.contains("the site's database (line 7 of") && $0.contains("is a single value where FATE 1.4.4's base_conf.yaml has a section") }, "\(questions)")
+        #expect(questions.contains { $0.contains("the site's servers.proxy in") && $0.contains("server_conf.json has a section") }, "\(questions)")
+        let accepted = try SiteMerge(site: ReleaseFixture.sources(texts), release: ReleaseFixture.files(.v1_4_4),
+                                     choices: SiteChoices(files: [.baseConf: .acceptRelease, .serverConf: .acceptRelease]))
+        #expect(accepted.decisions.isEmpty, "\(accepted.decisions)")
+        #expect(accepted.files.first { $0.file == .serverConf }?.merged == ReleaseFixture.bytes(.v1_4_4, .serverConf))
+    }
+
     @Test func windowsLineEndingsAndAByteOrderMarkGiveTheSameResult() throws {
         let texts = ReleaseFixture.clusterSite(.v1_4_3)
         let plain = try SiteMerge(site: ReleaseFixture.sources(texts), release: ReleaseFixture.files(.v1_4_4))
