@@ -126,11 +126,14 @@ struct TextEdit {
         bytes = Array(text.utf8)
     }
 
-    /// nil when two edits overlap.
+    /// nil when two edits overlap. Insertions at one place go in the order given.
     static func apply(_ edits: [TextEdit], to text: [UInt8]) -> [UInt8]? {
         var out: [UInt8] = []
         var position = 0
-        for edit in edits.sorted(by: { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }) {
+        let ordered = edits.enumerated().sorted {
+            ($0.element.range.lowerBound, $0.element.range.upperBound, $0.offset) < ($1.element.range.lowerBound, $1.element.range.upperBound, $1.offset)
+        }.map(\.element)
+        for edit in ordered {
             guard edit.range.lowerBound >= position, edit.range.upperBound <= text.count else { return nil }
             out += text[position..<edit.range.lowerBound]
             out += edit.bytes

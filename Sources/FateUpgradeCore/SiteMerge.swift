@@ -238,6 +238,7 @@ struct YAMLMerge {
         var edits: [TextEdit] = []
         var expected: [String: String] = [:]
         var insertedUnits: Set<String> = []
+        var topLevelInserts: [TextEdit] = []
         var changes: [SiteChange] = []
         var decisions: [SiteDecision] = []
         let show = { (leaf: Leaf, document: YAMLDocument) in SiteMerge.shown(leaf.name, YAMLMerge.shownValue(leaf.value, in: document)) }
@@ -295,7 +296,8 @@ struct YAMLMerge {
                         decisions.append(SiteDecision(file: file.name, question: "\(unitName), which the site added (\(site.path)), cannot be placed in the new file", choices: ["--accept-release base_conf.yaml", "--keep-site base_conf.yaml"], diff: nil))
                         continue
                     }
-                    edits.append(edit)
+                    // A new top-level section goes after everything, keys added to the last section included.
+                    if unit.count == 1 { topLevelInserts.append(edit) } else { edits.append(edit) }
                 }
                 expected[leaf.name] = siteValue
                 changes.append(SiteChange(file: file.name, key: leaf.name, action: .added, site: show(leaf, siteDocument), note: "the site added it"))
@@ -347,7 +349,7 @@ struct YAMLMerge {
             }
         }
 
-        guard let bytes = TextEdit.apply(edits, to: releaseDocument.bytes) else {
+        guard let bytes = TextEdit.apply(edits + topLevelInserts, to: releaseDocument.bytes) else {
             throw InputError(SourceLocation(file: release.path), "the site's changes would overlap in the new file; merge base_conf.yaml by hand, or choose with --accept-release/--keep-site base_conf.yaml")
         }
         // Read back: every carried value as the site has it, every other as the release has it.

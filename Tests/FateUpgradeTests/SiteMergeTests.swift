@@ -245,18 +245,22 @@ enum ReleaseFixture {
 
     @Test func keysTheSiteAddedAreInsertedInTheReleaseLayout() throws {
         var texts = ReleaseFixture.clusterSite(.v1_4_3)
+        // Also a key added to the last section next to a new section after it (found by fuzz-site-merge:
+        // both go at the end of the file, the key first).
         texts[.baseConf] = texts[.baseConf]!.replacingOccurrences(of: "  stale_timeout: 30\n", with: "  stale_timeout: 30\n  charset: utf8mb4\n")
+            .replacingOccurrences(of: "  stale_timeout: 10\n", with: "  stale_timeout: 10\n  charset: latin1\n")
             + "site_extra:\n  owner: ops-team\n  ports:\n    - 1\n    - 2\n"
         texts[.serverConf] = texts[.serverConf]!.replacingOccurrences(of: "\t\t\"servings\": [", with: "\t\t\"exchange\": {\n\t\t\t\"host\": \"192.168.0.30\",\n\t\t\t\"port\": 9371\n\t\t},\n\t\t\"servings\": [")
         let merge = try SiteMerge(site: ReleaseFixture.sources(texts), release: ReleaseFixture.files(.v1_4_4))
         #expect(merge.decisions.isEmpty)
         let added = Set(merge.changes.filter { $0.action == .added }.map(\.key))
-        #expect(added == ["database.charset", "site_extra.owner", "site_extra.ports", "servers.exchange.host", "servers.exchange.port"])
+        #expect(added == ["database.charset", "model_store_address.charset", "site_extra.owner", "site_extra.ports", "servers.exchange.host", "servers.exchange.port"])
         var merged: [SiteFile: [UInt8]] = [:]
         for file in merge.files { merged[file.file] = file.merged }
         let now = try ReleaseFixture.loaded(merged)
         #expect(now["base_conf.yaml.database.charset"] == "\"utf8mb4\"")
         #expect(now["base_conf.yaml.site_extra.ports"] == "[1, 2]")
+        #expect(now["base_conf.yaml.model_store_address.charset"] == "\"latin1\"" && now["base_conf.yaml.site_extra.owner"] == "\"ops-team\"")
         #expect(now["server_conf.json.servers.exchange.port"] == "9371")
         let conf = String(decoding: merged[.baseConf]!, as: UTF8.self)
         #expect(conf.contains("  stale_timeout: 30\n  charset: utf8mb4\nzookeeper:\n"), "\(conf)")
