@@ -384,7 +384,31 @@ struct YAMLMerge {
         guard case .mapping(_, false, _, _)? = document.root else {
             throw InputError(SourceLocation(file: source.path, line: document.root?.start.line), "expected `key: value` settings at the top level, as FATE's base_conf.yaml has")
         }
+        // PyYAML keeps the last of two equal keys without a word; which one the site meant is not known.
+        if let (key, line, first) = duplicateKey(in: document.root) {
+            throw InputError(SourceLocation(file: source.path, line: line), "\(key) is given twice (first on line \(first)); PyYAML would silently use this one: remove one of them")
+        }
         return document
+    }
+
+    static func duplicateKey(in node: YAMLNode?) -> (key: String, line: Int, first: Int)? {
+        switch node {
+        case .mapping(let pairs, _, _, _)?:
+            var seen: [String: Int] = [:]
+            for pair in pairs {
+                if let key = pair.key.scalarText {
+                    if let first = seen[key] { return (key, pair.key.start.line, first) }
+                    seen[key] = pair.key.start.line
+                }
+                if let found = duplicateKey(in: pair.value) { return found }
+            }
+            return nil
+        case .sequence(let items, _, _, _)?:
+            for item in items { if let found = duplicateKey(in: item) { return found } }
+            return nil
+        default:
+            return nil
+        }
     }
 
     /// Every value that is not a mapping, with its path of keys; a list is one value.

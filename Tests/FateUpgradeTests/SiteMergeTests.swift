@@ -329,6 +329,15 @@ enum ReleaseFixture {
             #expect(error.location.file == "python_20261203101500/arch/conf/base_conf.yaml")
             #expect(error.location.line != nil)
         }
+        // Two equal keys (found by fuzz-site-merge): PyYAML would take the last in silence.
+        var twice = ReleaseFixture.clusterSite(.v1_4_2)
+        twice[.baseConf] = twice[.baseConf]! + "work_mode: 0\n"
+        do {
+            _ = try SiteMerge(site: ReleaseFixture.sources(twice), release: ReleaseFixture.files(.v1_4_4))
+            Issue.record("a key given twice was accepted")
+        } catch {
+            #expect(error.description == "python_20261203101500/arch/conf/base_conf.yaml:31: work_mode is given twice (first on line 1); PyYAML would silently use this one: remove one of them", "\(error)")
+        }
         var json = ReleaseFixture.clusterSite(.v1_4_2)
         json[.serverConf] = json[.serverConf]!.replacingOccurrences(of: "\"port\": 8090", with: "\"port\": 8090,")
         do {
