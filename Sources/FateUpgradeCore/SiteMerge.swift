@@ -511,7 +511,10 @@ struct YAMLMerge {
         let indent = last.key.start.column - 1
         let eol = lineEnding(release.bytes)
         var text = ""
-        for line in site.bytes[from..<to].split(separator: 0x0A, omittingEmptySubsequences: false).dropLast() {
+        var lines = site.bytes[from..<to].split(separator: 0x0A, omittingEmptySubsequences: false)
+        // The site's last line may have no line break.
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        for line in lines {
             var body = String(decoding: line.last == 0x0D ? line.dropLast() : line, as: UTF8.self)
             let leading = body.prefix { $0 == " " }.count
             guard leading >= siteIndent || body.trimmingWhitespace().isEmpty else { return nil }

@@ -264,6 +264,13 @@ enum ReleaseFixture {
         #expect(now["server_conf.json.servers.exchange.port"] == "9371")
         let conf = String(decoding: merged[.baseConf]!, as: UTF8.self)
         #expect(conf.contains("  stale_timeout: 30\n  charset: utf8mb4\nzookeeper:\n"), "\(conf)")
+
+        // The site's file ending without a line break, on the key it added (found by fuzz-site-merge).
+        var unterminated = ReleaseFixture.clusterSite(.v1_4_3)
+        unterminated[.baseConf] = unterminated[.baseConf]! + "site_extra:\n  owner: ops-team"
+        let last = try SiteMerge(site: ReleaseFixture.sources(unterminated), release: ReleaseFixture.files(.v1_4_4))
+        let lastConf = try ReleaseFixture.loaded([.baseConf: try #require(last.files.first { $0.file == .baseConf }?.merged)])
+        #expect(lastConf["base_conf.yaml.site_extra.owner"] == "\"ops-team\"")
     }
 
     @Test func aValueWhoseDefaultChangedTooKeepsTheSitesAndSaysSo() throws {
