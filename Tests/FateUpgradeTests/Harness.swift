@@ -21,13 +21,13 @@ final class MariaDB: @unchecked Sendable {
     static let packageUser = "fate_dev"
     static let packagePassword = "Fate_dev'\"$;#`\\!密"
 
-    private let process: Process
-    private let watchdog: Process
+    private let process: ShellJob
+    private let watchdog: ShellJob
     private let optionFile: URL
     private let lock = NSLock()
     private var stopped = false
 
-    private init(folder: URL, process: Process, watchdog: Process, optionFile: URL) {
+    private init(folder: URL, process: ShellJob, watchdog: ShellJob, optionFile: URL) {
         self.folder = folder
         self.socket = folder.appendingPathComponent("mysql.sock").path
         self.password = Self.rootPassword
@@ -154,25 +154,17 @@ final class MariaDB: @unchecked Sendable {
 
                 """.utf8), attributes: [.posixPermissions: 0o600]) else { throw Failure("cannot write \(optionFile.path)") }
 
-            try Data().write(to: stderrLog)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: server)
-            process.arguments = ["--no-defaults"] + userOption + [
+            // Started as FATE's MySQL is, from a shell that closes nothing: it keeps what it inherits.
+            let process = try ShellJob(server, ["--no-defaults"] + userOption + [
                 "--datadir=\(folder.appendingPathComponent("data").path)", "--socket=\(socket)",
                 "--pid-file=\(folder.appendingPathComponent("mariadbd.pid").path)", "--log-error=\(errorLog.path)",
-            ] + tuning
-            process.standardInput = FileHandle.nullDevice
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = try FileHandle(forWritingTo: stderrLog)
-            try process.run()
+            ] + tuning, output: "/dev/null", errors: stderrLog.path)
 
             // If this test process dies without stopping the server (a crash, a kill), nothing else would:
             // this stops it and removes its folder once the test process is gone, and ends by itself once the
             // server is. Children of the test runner's threads inherit a mask that blocks SIGTERM, hence the
             // unblocking first.
-            let watchdog = Process()
-            watchdog.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            watchdog.arguments = ["python3", "-c", """
+            let watchdogArguments = ["python3", "-c", """
                 import os, shutil, signal, sys, time
                 signal.pthread_sigmask(signal.SIG_SETMASK, [])
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -195,15 +187,12 @@ final class MariaDB: @unchecked Sendable {
                 if os.path.ismount(data):
                     os.spawnvp(os.P_WAIT, "umount", ["umount", "-l", data])
                 shutil.rmtree(sys.argv[3], ignore_errors=True)
-                """, "\(getpid())", "\(process.processIdentifier)", folder.path]
-            watchdog.standardInput = FileHandle.nullDevice
-            watchdog.standardOutput = FileHandle.nullDevice
-            watchdog.standardError = FileHandle.nullDevice
+                """, "\(getpid())", "\(process.pid)", folder.path]
+            let watchdog: ShellJob
             do {
-                try watchdog.run()
+                watchdog = try ShellJob("/usr/bin/env", watchdogArguments, output: "/dev/null", errors: "/dev/null")
             } catch {
-                process.terminate()
-                process.waitUntilExit()
+                process.stop()
                 throw error
             }
 
@@ -214,7 +203,7 @@ final class MariaDB: @unchecked Sendable {
             var lastError = "no socket yet"
             while true {
                 guard process.isRunning else {
-                    let message = "mariadbd exited with status \(process.terminationStatus) before answering:\n\(logs())"
+                    let message = "mariadbd exited with status \(process.exitStatus ?? -1) before answering:\n\(logs())"
                     database.stop()
                     throw Failure(message)
                 }
@@ -265,15 +254,8 @@ final class MariaDB: @unchecked Sendable {
         defer { lock.unlock() }
         guard !stopped else { return }
         stopped = true
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(30)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-        if watchdog.isRunning { watchdog.terminate() }
-        watchdog.waitUntilExit()
+        process.stop(within: 30)
+        watchdog.stop(within: 5)
         Self.unmountDataFolder(in: folder)
         try? FileManager.default.removeItem(at: folder)
     }

@@ -57,31 +57,7 @@ enum Support {
         let outputPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         defer { close(output); unlink(outputPath) }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, output, 1)
-        posix_spawn_file_actions_adddup2(&actions, output, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // The test runner's threads block some signals; a shell's children start with none blocked.
-        var none = sigset_t(), all = sigset_t()
-        sigemptyset(&none)
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv = ([program] + arguments).map { strdup($0) } + [nil]
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
-        guard spawned == 0 else { throw Failure("\(program): \(String(cString: strerror(spawned)))") }
-
+        let pid = try spawnAsAShell(program, arguments, environment: env, output: output, errors: output)
         let deadline = ContinuousClock.now + timeout
         var status: Int32 = 0
         while waitpid(pid, &status, WNOHANG) == 0 {
@@ -96,6 +72,39 @@ enum Support {
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         let signal = status & 0x7f
         return Run(status: signal == 0 ? (status >> 8) & 0xff : 128 + signal, stdout: text, stderr: "")
+    }
+
+    /// Starts a program as a job-control shell does (`program &` from an operator's terminal): standard
+    /// input from /dev/null, `output` and `errors` as its 1 and 2, every other descriptor of this test
+    /// process without close-on-exec inherited, no new session, signals unblocked and at their defaults,
+    /// a process group of its own. Returns at once; the caller waits.
+    static func spawnAsAShell(_ program: String, _ arguments: [String], environment: [String: String],
+                              output: Int32, errors: Int32) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, output, 1)
+        posix_spawn_file_actions_adddup2(&actions, errors, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The test runner's threads block some signals; a shell's children start with none blocked.
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([program] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
+        guard spawned == 0 else { throw Failure("\(program): \(String(cString: strerror(spawned)))") }
+        return pid
     }
 
     /// Polls `condition` every 50 ms until it holds or `seconds` pass.
@@ -238,4 +247,51 @@ enum Support {
 struct Failure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A long-running program a test starts in the background as an operator's shell would (see
+/// `Support.spawnAsAShell`: nothing closed, no new session), and stops when done with it.
+final class ShellJob: @unchecked Sendable {
+    let pid: pid_t
+    private let lock = NSLock()
+    private var status: Int32? = nil
+
+    /// Output and errors are appended to the files named.
+    init(_ program: String, _ arguments: [String], output: String, errors: String) throws {
+        let out = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard out >= 0 else { throw Failure("\(output): \(String(cString: strerror(errno)))") }
+        defer { close(out) }
+        let err = open(errors, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard err >= 0 else { throw Failure("\(errors): \(String(cString: strerror(errno)))") }
+        defer { close(err) }
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "FATE_DB_PASS")
+        pid = try Support.spawnAsAShell(program, arguments, environment: environment, output: out, errors: err)
+    }
+
+    /// The exit status once it has ended (128 + the signal for a killed one), else nil.
+    var exitStatus: Int32? {
+        lock.lock()
+        defer { lock.unlock() }
+        if status == nil {
+            var raw: Int32 = 0
+            if waitpid(pid, &raw, WNOHANG) == pid {
+                let signal = raw & 0x7f
+                status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+            }
+        }
+        return status
+    }
+
+    var isRunning: Bool { exitStatus == nil }
+
+    /// SIGTERM, then SIGKILL after `seconds`; returns once it has ended and is reaped.
+    func stop(within seconds: Double = 30) {
+        guard isRunning else { return }
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(seconds)
+        while isRunning && Date() < deadline { usleep(10_000) }
+        if isRunning { kill(pid, SIGKILL) }
+        while isRunning { usleep(10_000) }
+    }
 }
