@@ -38,8 +38,6 @@ public enum SiteFile: String, CaseIterable, Sendable, Codable {
         self = file
     }
 
-    /// Where a copy of the new release's file is kept beside the merged one, for comparing.
-    public var releaseCopy: String { rawValue + ".release" }
 }
 
 /// Which release a site's files started from: the one whose defaults differ from them in the

@@ -97,12 +97,13 @@ public struct SiteMerge: Sendable {
     public let baseline: SiteBaseline
     public let files: [File]
     public let decisions: [SiteDecision]
+    /// Where the site kept its ZooKeeper values.
+    public let layout: BackupLayout?
     /// What the registry step decided (from RegistryMigration).
     public let registry: RegistryMigration?
     public let notes: [String]
 
     public var changes: [SiteChange] { files.flatMap(\.changes) }
-    public var isBlocked: Bool { !decisions.isEmpty }
 
     /// - Parameters:
     ///   - site: the site's files (from the backup of the old tree).
@@ -121,6 +122,7 @@ public struct SiteMerge: Sendable {
         // The registry values, mapped from .py (1.4.0/1.4.1) or from base_conf.yaml (1.4.2/1.4.3).
         var registry: RegistryMigration? = nil
         let layout = try SiteMerge.layout(site)
+        self.layout = layout
         if layout != nil || overrides.isComplete {
             registry = try RegistryMigration(layout: layout, overrides: overrides)
         }
@@ -166,6 +168,12 @@ public struct SiteMerge: Sendable {
                     decisions += merge.decisions
                     result = File(file: file, release: theirs?.bytes, merged: merge.merged, changes: merge.changes, diff: "")
                 }
+            }
+            // FATE 1.4.4's Python 3.6 reads base_conf.yaml with a plain open(), in the locale's
+            // encoding: ASCII under supervisord or systemd without LANG. A byte order mark stops it.
+            if file == .baseConf, let merged = result.merged, merged.starts(with: [0xEF, 0xBB, 0xBF]) {
+                result.merged = Array(merged.dropFirst(3))
+                notes.append("removed the UTF-8 byte order mark at the start of base_conf.yaml: FATE's Python 3.6 cannot read it without a UTF-8 locale")
             }
             if let merged = result.merged {
                 result.diff = TextLines.diff(result.release ?? [], merged, oldLabel: "release/\(file.rawValue)", newLabel: "merged/\(file.rawValue)")

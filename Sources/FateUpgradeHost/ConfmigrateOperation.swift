@@ -85,6 +85,8 @@ public struct ConfmigrateOperation {
         var moves: [SiteDataMove] = []
         var record: String?
         var choices = SiteChoices()
+        /// What fate-upgrade wrote before (path → SHA-256), read once.
+        var written: [String: String] = [:]
         public var blocked: Bool { !report.decisions.isEmpty || report.data.contains { $0.action == .collision } }
     }
 
@@ -110,7 +112,7 @@ public struct ConfmigrateOperation {
             let real = file == .baseConf ? target : path
             paths[file] = (path, real)
             if FileSystem.exists(real) { current[file] = try FileSystem.read(real) }
-            let copy = "\(path).release"
+            let copy = Self.releaseCopy(of: path)
             if FileSystem.exists(copy) {
                 release[file] = SourceFile(path: copy, bytes: try FileSystem.read(copy))
             } else if let bytes = current[file] {
@@ -158,8 +160,10 @@ public struct ConfmigrateOperation {
         }
 
         // A run again takes the answers the earlier run for this backup was given, unless told otherwise.
+        let recordPath = chosen.map { SiteRecord.path(fateRoot: options.fateRoot, backup: Path.name($0.path)) }
+        let earlierRecord = recordPath.flatMap { try? SiteRecord.load($0) }
         var choices = options.choices
-        if let chosen, let earlier = (try? SiteRecord.load(SiteRecord.path(fateRoot: options.fateRoot, backup: Path.name(chosen.path))))?.choices {
+        if let earlier = earlierRecord?.choices {
             var reused: [String] = []
             if choices.modelStore == nil, let store = earlier.modelStore { choices.modelStore = store; reused.append("--model-store \(store.rawValue)") }
             if choices.siteRelease == nil, let release = earlier.siteRelease { choices.siteRelease = release; reused.append("--site-release \(release.rawValue)") }
@@ -172,27 +176,22 @@ public struct ConfmigrateOperation {
         let merge = try SiteMerge(site: site, release: release, choices: choices, registry: options.overrides)
         var planned = Planned(report: Report(backup: chosen?.path, backupsFound: search.found.map(\.path), ignored: search.ignored,
                                              baseline: site.isEmpty ? nil : "FATE \(merge.baseline.release.shown): \(merge.baseline.reason)",
-                                             layout: (try? SiteMerge.layout(site))??.description, baseConf: given, changed: false, dryRun: options.dryRun,
+                                             layout: merge.layout?.description, baseConf: given, changed: false, dryRun: options.dryRun,
                                              previousKeptAs: nil, settings: (merge.registry?.decisions ?? []).map { Report.Setting(key: $0.key, value: $0.shown, reason: $0.reason) },
                                              changes: merge.changes, decisions: merge.decisions, files: [], data: [], diff: "", notes: []),
                               merge: merge)
         planned.choices = choices
-        if let chosen { planned.record = SiteRecord.path(fateRoot: options.fateRoot, backup: Path.name(chosen.path)) }
+        planned.record = recordPath
+        planned.written = (try? SiteWrites.load(fateRoot: options.fateRoot)) ?? [:]
+        let written = planned.written
         var diffs = ""
-        let written = (try? SiteWrites.load(fateRoot: options.fateRoot)) ?? [:]
         for result in merge.files {
-            guard var merged = result.merged, let (path, real) = paths[result.file] else { continue }
-            // FATE 1.4.4's Python 3.6 reads base_conf.yaml with a plain open(), in the locale's
-            // encoding: ASCII under supervisord or systemd without LANG. A byte order mark stops it.
-            if result.file == .baseConf, merged.starts(with: [0xEF, 0xBB, 0xBF]) {
-                merged.removeFirst(3)
-                notes.append("removed the UTF-8 byte order mark at the start of \(given): FATE's Python 3.6 cannot read it without a UTF-8 locale")
-            }
+            guard let merged = result.merged, let (path, real) = paths[result.file] else { continue }
             if result.file == .baseConf {
                 if let registry = merge.registry {
-                    let written = [("zookeeper.user", registry.settings.user), ("zookeeper.password", registry.settings.password)]
+                    let values = [("zookeeper.user", registry.settings.user), ("zookeeper.password", registry.settings.password)]
                         + registry.settings.hosts.map { ("zookeeper.hosts", $0) }
-                    for (key, value) in written where value.unicodeScalars.contains(where: { !$0.isASCII }) && !notes.contains(where: { $0.hasPrefix(key + " ") }) {
+                    for (key, value) in values where value.unicodeScalars.contains(where: { !$0.isASCII }) && !notes.contains(where: { $0.hasPrefix(key + " ") }) {
                         notes.append("\(key) has non-ASCII characters: written as \\u escapes in double quotes, which YAML reads back as the same text, so that the file stays ASCII for FATE's Python 3.6")
                     }
                 }
@@ -204,24 +203,22 @@ public struct ConfmigrateOperation {
             var outcome = now == merged ? "unchanged" : options.dryRun ? "would be written" : "written"
             // Edited by hand after an earlier merge: neither the release's file nor what fate-upgrade wrote.
             let ours = now.map { written[real] == SHA256.hex($0) } ?? false
-            if let now, now != merged, now != result.release, !ours, FileSystem.exists("\(path).release") {
+            if let now, now != merged, now != result.release, !ours, FileSystem.exists(Self.releaseCopy(of: path)) {
                 outcome = "kept as edited"
                 notes.append("\(path) differs from both the release's file and the merge (edited since fate-upgrade merged it?): left as it is; the merge would give:\n" + TextLines.diff(now, merged, oldLabel: "now/\(result.file.rawValue)", newLabel: "merge/\(result.file.rawValue)"))
             } else if now != merged {
                 planned.writes.append((result.file, path, real, now, result.release, merged))
             }
-            let shownDiff = TextLines.diff(result.release ?? [], merged, oldLabel: "release/\(result.file.rawValue)", newLabel: "merged/\(result.file.rawValue)")
-            diffs += shownDiff
+            diffs += result.diff
             planned.report.files.append(.init(file: result.file.rawValue, path: path, outcome: outcome,
-                                              releaseCopy: result.release != nil && merged != result.release ? "\(path).release" : nil, diff: shownDiff))
+                                              releaseCopy: result.release != nil && merged != result.release ? Self.releaseCopy(of: path) : nil, diff: result.diff))
         }
-        if !options.dryRun { planned.report.previousKeptAs = planned.writes.first { $0.file == SiteFile.baseConf }.map { "\($0.given).release" } }
+        if !options.dryRun { planned.report.previousKeptAs = planned.writes.first { $0.file == SiteFile.baseConf }.map { Self.releaseCopy(of: $0.given) } }
         planned.report.diff = diffs
 
         // The site's data, when there is a backup to take it from.
         if options.moveData, let chosen, FileSystem.isRealDirectory(tree) {
-            let record = SiteRecord.path(fateRoot: options.fateRoot, backup: Path.name(chosen.path))
-            let moved = Set((try? SiteRecord.load(record))?.moves.filter { $0.action == .move }.map(\.item) ?? [])
+            let moved = Set(earlierRecord?.moves.filter { $0.action == .move }.map(\.item) ?? [])
             let since = Self.upgradeTime(of: chosen)
             var facts: [String: (site: SiteData.Facts?, new: SiteData.Facts?)] = [:]
             for item in SiteData.folders + [SiteData.standaloneDatabase] {
@@ -235,7 +232,7 @@ public struct ConfmigrateOperation {
             planned.moves = moves.filter { $0.action == .move }
         }
         planned.report.notes = skipped + merge.notes + notes
-        planned.report.summary = summary(planned, search: search, chosen: chosen, skipped: skipped, notes: notes)
+        planned.report.summary = summary(planned, search: search, chosen: chosen, skipped: skipped, notes: merge.notes + notes)
         return planned
     }
 
@@ -254,9 +251,9 @@ public struct ConfmigrateOperation {
     /// The writes and moves of a plan; each file through a temporary name, each move one rename.
     func execute(_ planned: inout Planned) throws {
         var changed = false
-        var written = (try? SiteWrites.load(fateRoot: options.fateRoot)) ?? [:]
+        var written = planned.written
         for write in planned.writes {
-            try Self.replace(write.target, releaseCopy: write.release.map { ("\(write.given).release", $0) }, with: write.merged, modeFrom: write.current == nil ? planned.report.backup.map { "\($0)/\(write.file.rawValue)" } : nil)
+            try Self.replace(write.target, releaseCopy: write.release.map { (Self.releaseCopy(of: write.given), $0) }, with: write.merged, modeFrom: write.current == nil ? planned.report.backup.map { "\($0)/\(write.file.rawValue)" } : nil)
             changed = true
             written[write.target] = SHA256.hex(write.merged)
         }
@@ -284,7 +281,7 @@ public struct ConfmigrateOperation {
         planned.report.changed = changed
         var lines = planned.report.summary
         lines.removeAll { $0.hasPrefix("dry run") }
-        for write in planned.writes { lines.append("wrote \(write.target); the new release's file is kept as \(write.given).release") }
+        for write in planned.writes { lines.append("wrote \(write.target); the new release's file is kept as \(Self.releaseCopy(of: write.given))") }
         for move in planned.moves { lines.append("moved \(move.from) to \(move.to)" + (move.aside.map { " (the new tree's own kept as \(Path.name($0)))" } ?? "")) }
         if !changed { lines.append("\(planned.report.baseConf) already holds these settings; nothing changed") }
         planned.report.summary = lines
@@ -380,6 +377,9 @@ public struct ConfmigrateOperation {
         }
         return nil
     }
+
+    /// Where the new release's own file is kept beside the merged one, for comparing.
+    static func releaseCopy(of path: String) -> String { "\(path).release" }
 
     /// The regular file behind `path`: itself, or what its symlinks lead to.
     static func writeTarget(of path: String) throws -> String {
