@@ -5,10 +5,10 @@ deps_install() {
     # dash and bash, busybox (a shell in an empty chroot), strace, python3-seccomp (Linux 3.10 as
     # CentOS 7 has it), file and man-db (to check the release), passwd (a second user), and the
     # readers a packed package must satisfy besides GNU tar and busybox: bsdtar (libarchive-tools);
-    # pigz for the benchmark.
+    # pigz for the benchmark; lsof, with which FATE's own fate_flow/service.sh finds fate_flow.
     local packages=(libarchive-dev libyaml-dev zlib1g-dev libacl1-dev pkg-config python3 python3-yaml python3-seccomp
                     dash bash tar gzip util-linux bsdutils coreutils passwd mariadb-server mariadb-client
-                    busybox-static strace file man-db pigz libarchive-tools openssh-server python3-venv "$@")
+                    busybox-static strace file man-db pigz libarchive-tools openssh-server python3-venv lsof "$@")
     local missing=()
     for package in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -113,6 +113,17 @@ public struct BaseConf: Sendable {
 
     /// Where fate_flow serves HTTP: `fate_flow.host` (0.0.0.0 means every address, so the
     /// loopback one answers too) and `fate_flow.http_port`.
+    /// fate_flow's `grpc_port`, when the file names one.
+    public func fateFlowGRPCPort() -> Int? {
+        guard let flow = YAMLDocument.lookup("fate_flow", in: document.root)?.value else { return nil }
+        return YAMLDocument.lookup("grpc_port", in: flow)?.value.scalarText.flatMap { Int($0) }
+    }
+
+    /// `work_mode`: 0 standalone (sqlite, local federation), 1 cluster.
+    public func workMode() -> Int? {
+        YAMLDocument.lookup("work_mode", in: document.root)?.value.scalarText.flatMap { Int($0) }
+    }
+
     public func fateFlowHTTP() -> (host: String, port: Int)? {
         guard let flow = YAMLDocument.lookup("fate_flow", in: document.root)?.value,
               let port = YAMLDocument.lookup("http_port", in: flow)?.value.scalarText.flatMap({ Int($0) }) else { return nil }

@@ -198,7 +198,10 @@ public struct ApplyOperation {
             let journals = try UpgradeJournal.all(fateRoot: parameters.fateRoot)
             switch ApplyHistory.judge(component: options.component, journals: journals, force: options.force, fateRoot: parameters.fateRoot) {
             case .proceed: break
-            case .alreadyDone(let earlier): done = earlier
+            case .alreadyDone(let earlier):
+                // The journals say it is done; the host must agree, or nothing is trusted.
+                let drift = ApplyHistory.drift(of: earlier, fateRoot: parameters.fateRoot, schema: check.hostState().schema)
+                if drift.isEmpty { done = earlier } else { problems += drift }
             case .refused(let lines): problems += lines
             case .forced(let lines): notes = lines
             }
@@ -455,8 +458,7 @@ public struct ApplyOperation {
                 }
             case .pauseService:
                 do {
-                    try service.run("stop", console: console)
-                    try confirm(running: false)
+                    try service.stop(console: console)
                     console.say(options.role == .nodemanager
                                 ? "stopped fate_flow: a cluster runs one fate_flow, and this is a nodemanager machine"
                                 : "stopped fate_flow, which the script started with the new release's defaults, so that the site's settings and data can move in")
@@ -482,9 +484,8 @@ public struct ApplyOperation {
                 }
             case .startService:
                 do {
-                    try service.run("start", console: console)
-                    try confirm(running: true)
-                    console.say("started fate_flow from the new tree with the site's settings")
+                    let process = try service.start(console: console)
+                    console.say("started fate_flow from the new tree with the site's settings: pid \(process.pid), listening on \(process.listening.map(String.init).joined(separator: ", ")), answering HTTP")
                 } catch {
                     try fail(.succeeded, ["the upgrade succeeded, but starting fate_flow did not: \(error.operatorLines.joined(separator: "; "))"])
                 }
@@ -492,17 +493,15 @@ public struct ApplyOperation {
                 // The script started fate_flow before the settings moved; it reads them only at start.
                 guard confmigrateChanged || always else { continue }
                 do {
-                    try service.run("stop", console: console)
-                    try service.run("start", console: console)
-                    try confirm(running: true)
+                    try service.stop(console: console)
+                    try service.start(console: console)
                     console.say(confmigrateChanged ? "restarted fate_flow so that it reads the migrated settings" : "restarted fate_flow as \(service.owner?.userName ?? "you")")
                 } catch {
                     try fail(.succeeded, ["the upgrade succeeded, but restarting fate_flow did not: \(error.operatorLines.joined(separator: "; "))"])
                 }
             case .stopService:
                 do {
-                    try service.run("stop", console: console)
-                    try confirm(running: false)
+                    try service.stop(console: console)
                     console.say("stopped fate_flow: a cluster runs one fate_flow, and this is a nodemanager machine")
                 } catch {
                     try fail(.succeeded, ["the upgrade succeeded, but stopping fate_flow on this nodemanager did not: \(error.operatorLines.joined(separator: "; "))"])
@@ -520,27 +519,6 @@ public struct ApplyOperation {
             console.say("\(folder) holds DB_PASS (readable by you only); rollback reads DB_PASS from it: keep it until the upgrade is signed off, then delete it (rm -rf \(shellQuoted(folder)))")
         }
         return report(outcome: "succeeded", changed: true, journal: record)
-    }
-
-    /// FATE's service scripts exit 0 whatever happened: what they did is judged by the host. Running
-    /// means fate_flow's process from FATE_FLOW_ROOT answering on the HTTP address of the
-    /// base_conf.yaml it reads now; stopped means no such process. Waits up to 20 s.
-    private func confirm(running: Bool) throws {
-        let p = parameters
-        let conf = "\(p.fateRoot)/python/arch/conf/base_conf.yaml"
-        let http = running ? (try? BaseConf(parsing: FileSystem.read(conf), file: conf))?.fateFlowHTTP() : nil
-        if running && http == nil { throw HostError("\(conf) names no fate_flow.http_port, so a started fate_flow cannot be checked") }
-        let deadline = ContinuousClock.now + .seconds(20)
-        while true {
-            let pids = HostFacts.fateFlowProcesses(flowRoot: p.fateFlowRoot)
-            if running, !pids.isEmpty, let http, HostFacts.answers(host: http.host, port: http.port) { return }
-            if !running, pids.isEmpty { return }
-            if ContinuousClock.now > deadline {
-                throw HostError(running ? "the service script returned, but \(pids.isEmpty ? "no fate_flow runs from \(p.fateFlowRoot)" : "nothing answers on \(http!.host):\(http!.port)") after 20 s"
-                                : "the service script returned, but fate_flow still runs (pid \(pids.map(String.init).joined(separator: ", ")))")
-            }
-            usleep(250_000)
-        }
     }
 
     /// Into a private folder, then renamed into place; the earlier upgrade_package (it holds

@@ -16,6 +16,17 @@ public enum HostFacts {
         return PythonTreeLayout.judge(baseConf: conf, hasSettingUtils: FileSystem.exists("\(folder)/fate_flow/utils/setting_utils.py"))
     }
 
+    /// The FATE release a python/ tree's settings files come from: the release whose files they are
+    /// closest to (a site's edits move them less than a release does). Nil when it has no base_conf.yaml.
+    public static func pythonRelease(of folder: String) -> FateRelease? {
+        var files: [SiteFile: [UInt8]] = [:]
+        for file in SiteFile.allCases {
+            if let bytes = try? FileSystem.read("\(folder)/\(file.rawValue)", limit: 4 << 20) { files[file] = bytes }
+        }
+        guard files[.baseConf] != nil else { return nil }
+        return SiteBaseline.detect(site: files).release
+    }
+
     /// Processes running `FATE_FLOW_ROOT/fate_flow_server.py`, however they name it: by full path
     /// (service.sh: `python ${FATE_PYTHON_ROOT}/fate_flow/fate_flow_server.py`) or relative to their
     /// working folder (supervisord: `directory=…/fate_flow`, `command=python fate_flow_server.py`).
@@ -109,5 +120,122 @@ public enum HostFacts {
         var info = stat()
         guard lstat(path, &info) == 0 else { return nil }
         return Int(info.st_mtim.tv_sec)
+    }
+}
+
+extension HostFacts {
+    /// Every fate_flow server process on this host, as `/proc` shows it now.
+    public static func fateFlowServers() -> [FateFlowProcess] {
+        let listening = listeningSockets()
+        let clock = bootClock()
+        var found: [FateFlowProcess] = []
+        for name in FileSystem.names(in: "/proc") {
+            guard let pid = Int32(name), pid != getpid(), let arguments = arguments(of: pid),
+                  let named = arguments.first(where: { $0.hasSuffix("fate_flow_server.py") }) else { continue }
+            let cwd = realPath("/proc/\(pid)/cwd")
+            var script = named.hasPrefix("/") ? named : cwd.map { "\($0)/\(named)" } ?? named
+            script = realPath(script) ?? URL(fileURLWithPath: script).standardizedFileURL.path
+            guard let ticks = startTicks(of: pid), isAlive(pid) else { continue }
+            var info = stat()
+            let changed = stat(script, &info) == 0 ? Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9 : nil
+            var outputs: [String] = [], ports: Set<Int> = [], databases: [String] = []
+            for fd in FileSystem.names(in: "/proc/\(pid)/fd") {
+                guard let target = linkTarget("/proc/\(pid)/fd/\(fd)") else { continue }
+                if target.hasPrefix("socket:["), let inode = UInt64(target.dropFirst(8).dropLast()), let port = listening[inode] {
+                    ports.insert(port)
+                } else if fd == "1" || fd == "2", target.hasPrefix("/") {
+                    outputs.append(target)
+                } else if target.hasSuffix(".db") || target.hasSuffix(".sqlite") {
+                    databases.append(target)
+                }
+            }
+            found.append(FateFlowProcess(pid: pid, script: script, startedAt: clock.bootedAt + Double(ticks) / clock.ticksPerSecond,
+                                         scriptChangedAt: changed, workingFolder: cwd, outputFiles: outputs,
+                                         listening: ports.sorted(), openDatabases: databases.sorted()))
+        }
+        return found.sorted { $0.pid < $1.pid }
+    }
+
+    /// The wall-clock time of boot, to the microsecond (from CLOCK_BOOTTIME, which process start
+    /// times count from: /proc/stat's `btime` is whole seconds), and the clock tick.
+    static func bootClock() -> (bootedAt: Double, ticksPerSecond: Double) {
+        var real = timespec(), boot = timespec()
+        clock_gettime(CLOCK_REALTIME, &real)
+        clock_gettime(CLOCK_BOOTTIME, &boot)
+        let now = Double(real.tv_sec) + Double(real.tv_nsec) / 1e9
+        let up = Double(boot.tv_sec) + Double(boot.tv_nsec) / 1e9
+        return (now - up, Double(sysconf(Int32(_SC_CLK_TCK))))
+    }
+
+    /// Field 22 of /proc/PID/stat: clock ticks from boot to the process's start.
+    static func startTicks(of pid: Int32) -> UInt64? {
+        guard let stat = try? FileSystem.read("/proc/\(pid)/stat", limit: 1 << 16),
+              let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 19 else { return nil }
+        return UInt64(String(decoding: fields[19], as: UTF8.self))
+    }
+
+    static func linkTarget(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let count = readlink(path, &buffer, 4096)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Socket inode → port, for TCP sockets in LISTEN (/proc/net/tcp and tcp6: state 0A).
+    static func listeningSockets() -> [UInt64: Int] {
+        var sockets: [UInt64: Int] = [:]
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let bytes = try? FileSystem.read(table, limit: 64 << 20) else { continue }
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, fields[3] == "0A", let colon = fields[1].lastIndex(of: ":"),
+                      let port = Int(fields[1][fields[1].index(after: colon)...], radix: 16),
+                      let inode = UInt64(fields[9]) else { continue }
+                sockets[inode] = port
+            }
+        }
+        return sockets
+    }
+
+    /// Whether an HTTP server answers at host:port: a request is sent and a status line must come
+    /// back within `timeout` (a port that only accepts is not fate_flow answering).
+    public static func answersHTTP(host: String, port: Int, timeout: Duration = .seconds(3)) -> Bool {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
+        let name = host == "localhost" ? "127.0.0.1" : host
+        guard inet_pton(AF_INET, name, &address.sin_addr) == 1 else { return false }
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        let deadline = ContinuousClock.now + timeout
+        func wait(_ events: Int32) -> Bool {
+            let left = deadline - ContinuousClock.now
+            let milliseconds = max(0, Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+            var poller = pollfd(fd: descriptor, events: Int16(events), revents: 0)
+            return poll(&poller, 1, milliseconds) == 1
+        }
+        let started = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if started != 0 {
+            guard errno == EINPROGRESS, wait(POLLOUT) else { return false }
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
+            guard error == 0 else { return false }
+        }
+        let request = Array("GET / HTTP/1.0\r\nHost: \(name):\(port)\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else { return false }
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while reply.count < 5, wait(POLLIN) {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            guard count > 0 else { break }
+            reply += buffer[..<count]
+        }
+        return reply.starts(with: Array("HTTP/".utf8))
     }
 }

@@ -62,8 +62,10 @@ public struct HostView {
 
     /// The python_<ts> backup a run made, when it is still there.
     public func pythonBackup(of run: UpgradeJournal) -> String? {
-        let made = (run.after?.pythonBackups ?? []).filter { !run.before.pythonBackups.contains($0) }
-        return made.sorted().last.flatMap { FileSystem.isRealDirectory("\(fateRoot)/\($0)") ? "\(fateRoot)/\($0)" : nil }
+        let made = (run.after?.pythonBackups ?? []).filter { !run.before.pythonBackups.contains($0) && FileSystem.isRealDirectory("\(fateRoot)/\($0)") }
+        // The one holding the release from before, by its files, where there are several.
+        let old = made.filter { HostFacts.pythonRelease(of: "\(fateRoot)/\($0)") != .target }
+        return (old.isEmpty ? made : old).sorted().last.map { "\(fateRoot)/\($0)" }
     }
 
     /// Tables named as the upgrade and its rollbacks leave them: `<t>_backup`, `<t>_backup_<date>[_n]`, `<t>_pre_restore_<date>[_n]`.
@@ -98,6 +100,8 @@ public struct HostStatus: Encodable, Sendable {
     public struct Tree: Encodable, Sendable {
         public var path: String
         public var layout: String
+        /// The release its settings files come from ("1.4.2/1.4.3" where they cannot be told apart).
+        public var release: String?
     }
     public struct Item: Encodable, Sendable {
         public var name: String
@@ -139,7 +143,16 @@ public struct HostStatus: Encodable, Sendable {
         for name in names where name == "python" || PythonBackupName.timestamp(of: name) != nil || name.hasPrefix("python_upgrade_backup") {
             let path = "\(root)/\(name)"
             guard FileSystem.isRealDirectory(path) else { continue }
-            trees.append(Tree(path: path, layout: (HostFacts.pythonLayout(of: path) ?? .unknown).rawValue))
+            let release = HostFacts.pythonRelease(of: path)
+            trees.append(Tree(path: path, layout: (HostFacts.pythonLayout(of: path) ?? .unknown).rawValue, release: release?.shown))
+            // The journals against the disk: what they say is in place must be there.
+            if name == "python", let release, release != .target,
+               let run = view.live.last(where: { $0.outcome == .succeeded && $0.component.touchesPython }) {
+                notes.append("the journal \(run.id) says python/ was upgraded, but it holds FATE \(release.shown)'s files: rolled back or replaced by hand; fate-upgrade rollback --plan shows what is left")
+            }
+            if name != "python", release == .target {
+                notes.append("\(path) holds FATE \(FateRelease.target.rawValue)'s files, not a release from before (the upgrade script run again by hand?): rollback does not restore it")
+            }
         }
         var registry: [String: String] = [:]
         var http: (host: String, port: Int)? = nil
@@ -200,7 +213,7 @@ public struct HostStatus: Encodable, Sendable {
             lines.append(line)
         }
         lines.append("python trees:")
-        for tree in trees { lines.append("  \(tree.path): \(tree.layout)") }
+        for tree in trees { lines.append("  \(tree.path): \(tree.release.map { "FATE \($0)" } ?? tree.layout)") }
         if !registry.isEmpty {
             lines.append("base_conf.yaml registry: " + registry.keys.sorted().map { "\($0)=\(registry[$0]!)" }.joined(separator: " "))
         }

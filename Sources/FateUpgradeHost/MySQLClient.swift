@@ -148,55 +148,6 @@ public struct MySQLClient: Sendable {
     }
 }
 
-/// Stops and starts fate_flow the way the deploy method requires (guide §4.1.1, §4.1.4):
-/// with the interpreter the service script names (FATE's are bash), as `owner` when given.
-public struct FateFlowService: Sendable {
-    public var parameters: ScriptParameters
-    public var owner: FileOwner?
-
-    public init(_ parameters: ScriptParameters, owner: FileOwner? = nil) {
-        self.parameters = parameters
-        self.owner = owner
-    }
-
-    /// The service script and the arguments before the action's.
-    public var script: String {
-        parameters.isAnsible ? "\(parameters.supervisorRoot)/service.sh" : "\(parameters.fateRoot)/python/fate_flow/service.sh"
-    }
-
-    public func arguments(_ action: String) -> [String] {
-        parameters.isAnsible ? [action, "fate-fateflow"] : [action]
-    }
-
-    public func describe(_ action: String) -> String {
-        let interpreter = ScriptInterpreter.choose(forScriptAt: script).shown
-        let user = action == "stop" ? "" : owner.map { " (as \($0.userName))" } ?? ""
-        return ([interpreter, script] + arguments(action)).joined(separator: " ") + user
-    }
-
-    /// Runs the action, its output passed on line by line; a daemon that keeps the output
-    /// open does not hold us.
-    public func run(_ action: String, console: Console = .shared) throws(HostError) {
-        let interpreter = ScriptInterpreter.choose(forScriptAt: script)
-        let directory = Path.parent(script)
-        var lines = LineSplitter()
-        let result = try ChildProcess.run(
-            // Stopping needs our rights (whoever started what runs); starting is done as the owner.
-            Command(interpreter.path, interpreter.arguments + [script] + arguments(action), directory: directory,
-                    user: action == "stop" ? nil : owner),
-            timeout: .seconds(300), mergeOutput: true
-        ) { _, chunk in
-            for line in lines.feed(chunk) { console.relay(line) }
-        }
-        if let rest = lines.finish() { console.relay(rest) }
-        if result.timedOut { throw HostError("\(describe(action)) did not finish within 300 s; stopped it") }
-        if let signal = result.interruptedBy { throw HostError("\(describe(action)) stopped by \(Signals.name(signal))") }
-        guard result.termination.succeeded else {
-            throw HostError("\(describe(action)) failed (\(result.termination))")
-        }
-    }
-}
-
 /// Splits a byte stream into whole lines, so that masking and judging see each line whole.
 public struct LineSplitter: Sendable {
     private var pending: [UInt8] = []

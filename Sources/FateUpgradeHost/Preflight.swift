@@ -259,6 +259,22 @@ public struct ApplyHistory {
         case forced([String])
     }
 
+    /// Where the host disagrees with runs the journals record as upgraded and in place: python/ not
+    /// holding FATE 1.4.4's files, or the schema not 1.4.4's (a rollback done by hand, a tree put back).
+    public static func drift(of runs: [UpgradeJournal], fateRoot: String, schema: SchemaState?) -> [String] {
+        var lines: [String] = []
+        let rollback = "fate-upgrade rollback --fate-root \(shellQuoted(fateRoot))"
+        for run in runs {
+            if run.component.touchesPython, let release = HostFacts.pythonRelease(of: "\(fateRoot)/python"), release != .target {
+                lines.append("the journal \(run.id) records \(run.component.rawValue) as upgraded and in place, but \(fateRoot)/python holds FATE \(release.shown)'s files, not \(FateRelease.target.rawValue)'s: it was rolled back or replaced by hand. \(rollback) --plan shows what is left to undo (it records the run as rolled back when nothing is); then apply again")
+            }
+            if run.component.touchesDatabase, let schema, schema != .v144 {
+                lines.append("the journal \(run.id) records \(run.component.rawValue) as upgraded and in place, but the fate_flow schema is \(schema.description), not 1.4.4's: it was rolled back by hand. \(rollback) --plan shows what is left to undo; then apply again")
+            }
+        }
+        return lines
+    }
+
     public static func judge(component: UpgradeComponent, journals: [UpgradeJournal], force: Bool, fateRoot: String) -> Verdict {
         let wanted = parts(component)
         // python/ holds python/fate_flow, so an upgrade of either touches the fateflow part.

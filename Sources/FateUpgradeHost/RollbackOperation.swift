@@ -91,8 +91,30 @@ public struct RollbackOperation {
         let now = UpgradeJournal.backups(in: codeFolder, prefix: codeName).filter { FileSystem.isRealDirectory("\(codeFolder)/\($0)") }
         let before = component.touchesFateFlow ? journal?.before.fateFlowBackups : journal?.before.pythonBackups
         let candidates = before.map { old in now.filter { !old.contains($0) } } ?? now
-        let backup = candidates.sorted().last
-        let entries = Set(FileSystem.names(in: codeFolder))
+        var backup = candidates.sorted().last
+        var entries = Set(FileSystem.names(in: codeFolder))
+        var codeNotes: [String] = []
+        if component.touchesPython {
+            // The backup to restore is the one that holds the release from before, proved by its files,
+            // not the newest name: the upgrade script run again by hand moves a 1.4.4 tree aside too.
+            let made = journal.map { run in (run.after?.pythonBackups ?? []).filter { !run.before.pythonBackups.contains($0) } } ?? []
+            let old = candidates.filter { name in HostFacts.pythonRelease(of: "\(codeFolder)/\(name)").map { $0 != .target } ?? false }
+            let chosen = old.filter(made.contains).sorted().last ?? old.sorted().last
+            for name in candidates.sorted() where name != chosen && HostFacts.pythonRelease(of: "\(codeFolder)/\(name)") == .target {
+                codeNotes.append("\(codeFolder)/\(name) holds FATE \(FateRelease.target.rawValue)'s files (the upgrade script run again by hand?): it is not restored, and stays where it is")
+            }
+            if let chosen, chosen != backup { codeNotes.append("restoring \(codeFolder)/\(chosen): it holds FATE \(HostFacts.pythonRelease(of: "\(codeFolder)/\(chosen)")!.shown)'s files") }
+            if chosen == nil, let newest = backup {
+                codeNotes.append("no backup holds a release from before \(FateRelease.target.rawValue) (\(candidates.sorted().joined(separator: ", ")) hold \(FateRelease.target.rawValue)'s files): the code is not rolled back; restore python/ from your own backup")
+                entries.remove(newest)
+            }
+            backup = chosen ?? backup
+            // python/ already back on the old release (rolled back by hand): nothing of the code to undo.
+            if let now = HostFacts.pythonRelease(of: "\(codeFolder)/\(codeName)"), now != .target, let chosen {
+                codeNotes.append("\(codeFolder)/python already holds FATE \(now.shown)'s files (rolled back by hand?): the folders are not renamed, and \(chosen) stays")
+                entries.remove(chosen)
+            }
+        }
         var tables: Set<String> = []
         if component.touchesDatabase && alreadyRolledBack == nil {
             guard !parameters.dbPass.isEmpty else {
@@ -133,7 +155,7 @@ public struct RollbackOperation {
         var plan = RollbackPlan(component: component, codeFolder: codeFolder, codeName: codeName, backup: backup,
                                 entries: entries, database: Preflight.database, tables: tables, date: Clock.local("%Y%m%d"),
                                 snapshot: snapshot, siteData: siteData)
-        plan.notes += dataNotes
+        plan.notes += codeNotes + dataNotes
         // A nodemanager machine must not run fate_flow (one per cluster): it stays stopped.
         if journal?.role == MachineRole.nodemanager.rawValue, plan.steps.contains(.startService) {
             plan.steps.removeAll { $0 == .startService }
@@ -175,13 +197,10 @@ public struct RollbackOperation {
                     throw Interrupted(signal: signal, detail: "rollback stopped before: \(shown(step)); done so far: \(done.isEmpty ? "nothing" : done.joined(separator: "; "))")
                 }
                 switch step {
-                case .stopService, .startService:
-                    let action = step == .stopService ? "stop" : "start"
-                    if action == "stop" && !FileSystem.exists(service.script) {
-                        console.say("\(service.script) is not there, so nothing of it is running; going on")
-                    } else {
-                        try service.run(action, console: console)
-                    }
+                case .stopService:
+                    try service.stop(console: console)
+                case .startService:
+                    try service.start(console: console)
                 case .moveSiteData(let moves):
                     for move in moves {
                         do { try FileSystem.rename(move.from, move.to) } catch {

@@ -51,8 +51,11 @@ public struct VerifyOperation {
             let before = view.journals.last?.stateBefore
             if let layout = before?.python {
                 let now = HostFacts.pythonLayout(of: "\(view.fateRoot)/python")
-                check("python", now == layout, "python/ is \(now?.rawValue ?? "missing"); before the upgrade it was \(layout.rawValue)"
-                      + (now == layout ? "" : ": roll back again, or restore python/ from its python_<timestamp> backup by hand"))
+                // The layout cannot tell 1.4.2/1.4.3 from 1.4.4: the files can.
+                let release = HostFacts.pythonRelease(of: "\(view.fateRoot)/python")
+                let ok = now == layout && release != .target
+                check("python", ok, "python/ is \(now?.rawValue ?? "missing")\(release.map { ", FATE \($0.shown)'s files" } ?? ""); before the upgrade it was \(layout.rawValue)"
+                      + (ok ? "" : ": roll back again, or restore python/ from the python_<timestamp> backup that holds the old release by hand"))
             }
             if let schema = before?.schema {
                 checkSchema(expected: schema, into: &checks, fix: "restore it: \(rollback) --from-snapshot (if a snapshot was taken)")
@@ -73,8 +76,9 @@ public struct VerifyOperation {
                 let backup = view.pythonBackup(of: run)
                 // After sign-off, cleanup may have removed the old tree on purpose.
                 let cleaned = (run.cleanedUp ?? []).contains { Path.name($0).hasPrefix("python_") }
-                check("python", layout == .v142 && (backup != nil || cleaned),
-                      layout != .v142 ? "python/ is \(layout?.rawValue ?? "missing"), not the 1.4.4 tree: \(rollback), then apply again"
+                let release = HostFacts.pythonRelease(of: "\(view.fateRoot)/python")
+                check("python", layout == .v142 && release == .target && (backup != nil || cleaned),
+                      layout != .v142 || release != .target ? "python/ is \(layout?.rawValue ?? "missing")\(release.map { " with FATE \($0.shown)'s files" } ?? ""), not the 1.4.4 tree the journal \(run.id) records: \(rollback), then apply again"
                       : backup == nil && cleaned ? "python/ is the new tree (\(layout!.rawValue) layout); cleanup removed the old one after sign-off"
                       : backup == nil ? "the backup of the old python/ that \(run.id) made is gone: a rollback would have nothing to restore"
                       : "python/ is the new tree (\(layout!.rawValue) layout); the old one is kept as \(backup!)")
@@ -112,26 +116,41 @@ public struct VerifyOperation {
         }
 
         if let shouldRun = fateFlowShouldRun {
-            let pids = view.fateFlowPids
+            // Judged by the processes and ports, as the service scripts cannot be believed: from this
+            // FATE_ROOT's python/, started after its fate_flow_server.py and base_conf.yaml were put
+            // in place (else it runs a tree or settings from before), on the configured ports.
+            let service = FateFlowService(view.parameters)
+            let expected = service.expectation(since: nil)
+            let servers = HostFacts.fateFlowServers()
             if shouldRun {
-                let http = view.baseConf()?.fateFlowHTTP()
-                if pids.isEmpty {
-                    check("fate_flow", false, "fate_flow is not running: start it (\(FateFlowService(view.parameters).describe("start")))")
-                } else if let http {
-                    // A server that has just started may need a moment to listen.
+                switch expected.judgeRunning(servers) {
+                case .failure(let problems):
+                    let start = "restart it (\(service.describe("stop")); \(service.describe("start")))"
+                    check("fate_flow", false, problems.lines.joined(separator: "; ") + ": " + (problems.lines.first?.hasPrefix("no fate_flow") == true ? "start it (\(service.describe("start")))" : start))
+                case .success(let process):
+                    let conf = view.baseConf()
+                    let http = conf?.fateFlowHTTP()
+                    // A server that has just started may need a moment to answer.
                     var answers = false
-                    for attempt in 0..<10 where !answers {
+                    for attempt in 0..<10 where !answers && http != nil {
                         if attempt > 0 { usleep(500_000) }
-                        answers = HostFacts.answers(host: http.host, port: http.port)
+                        answers = HostFacts.answersHTTP(host: http!.host, port: http!.port)
                     }
-                    check("fate_flow", answers, answers ? "fate_flow runs (pid \(pids.map(String.init).joined(separator: ", "))) and answers on \(http.host):\(http.port)"
-                          : "fate_flow runs (pid \(pids.map(String.init).joined(separator: ", "))) but nothing answers on \(http.host):\(http.port): see \(view.fateRoot)/logs and restart it")
-                } else {
-                    check("fate_flow", false, "fate_flow runs, but base_conf.yaml names no fate_flow.http_port to check")
+                    let mode = conf?.workMode()
+                    let sqlite = process.openDatabases.filter { $0.hasSuffix(SiteData.standaloneDatabase) }
+                    let facts = "fate_flow pid \(process.pid) runs from \(expected.tree) since \(FateFlowExpectation.shown(process.startedAt)), listening on \(process.listening.map(String.init).joined(separator: ", "))"
+                    if !answers {
+                        check("fate_flow", false, "\(facts), but no HTTP answer on \(http.map { "\($0.host):\($0.port)" } ?? "a port (base_conf.yaml names none)"): see \(view.fateRoot)/python/logs and restart it")
+                    } else if mode == 1 && !sqlite.isEmpty {
+                        check("fate_flow", false, "\(facts), but it has the standalone database \(sqlite[0]) open although base_conf.yaml says work_mode 1: restart it")
+                    } else {
+                        check("fate_flow", true, "\(facts), answers HTTP on \(http!.host):\(http!.port); work_mode \(mode.map(String.init) ?? "?")\(mode == 0 ? " (standalone, sqlite)" : "")")
+                    }
                 }
             } else {
-                check("fate_flow", pids.isEmpty, pids.isEmpty ? "fate_flow is stopped, as on a nodemanager machine"
-                      : "fate_flow runs here (pid \(pids.map(String.init).joined(separator: ", "))), but a cluster runs one fate_flow, on the fateflow machine: stop it (\(FateFlowService(view.parameters).describe("stop")))")
+                let left = expected.leftAfterStop(servers)
+                check("fate_flow", left.isEmpty, left.isEmpty ? "fate_flow is stopped, as on a nodemanager machine"
+                      : "fate_flow runs here (pid \(left.map { String($0.pid) }.joined(separator: ", "))), but a cluster runs one fate_flow, on the fateflow machine: stop it (\(service.describe("stop")))")
             }
         }
         let ok = checks.allSatisfy(\.ok)

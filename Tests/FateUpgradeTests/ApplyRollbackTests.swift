@@ -22,7 +22,7 @@ import Testing
             folder = try Support.temporaryFolder()
             let raw = folder.appendingPathComponent("upgrade_1_4_0-1_4_4.tar.gz")
             try Support.makePackage(at: raw, extra: (script.map { ["--script", $0.path] } ?? []) + (service.map { ["--service-script", $0.path] } ?? [])
-                                    + ["--http-port", "\(try Support.freePort())"] + packageOptions)
+                                    + Scenario.portOptions(sandbox) + packageOptions)
             package = folder.appendingPathComponent("upgrade_package_new.tar.gz")
             let packed = try Support.tool([
                 "pack", raw.path, "-o", package.path,
@@ -35,6 +35,13 @@ import Testing
             ], environment: ["FATE_DB_PASS": MariaDB.packagePassword])
             #expect(packed.status == 0, "pack: \(packed.stderr)")
             try FileManager.default.removeItem(at: raw)
+        }
+
+        /// The new tree's ports: the site's, as on a host where fate_flow keeps FATE's 9380 and 9360,
+        /// so that the new tree's service.sh (which looks for them with lsof) finds the site's fate_flow.
+        static func portOptions(_ sandbox: FateSandbox) throws -> [String] {
+            let ports = try sandbox.ports()
+            return ["--http-port", "\(ports.http)", "--grpc-port", "\(ports.grpc)"]
         }
 
         /// The fixture script with a pause right after it moves python/ aside, so that a kill or Ctrl-C lands

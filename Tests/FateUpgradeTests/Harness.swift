@@ -562,12 +562,15 @@ struct FateSandbox {
         try write("fate_flow/settings.py", try release(.settings))
         try write("fate_flow/utils/__init__.py", "")
         try write("fate_flow/utils/setting_utils.py", try release(.settingUtils))
-        try write("fate_flow/service.sh", try fixture("fate_flow_service.sh"), mode: 0o755)
-        try write("fate_flow/fate_flow_server.py", Self.fateFlowServer)
+        // Its own ports: sandboxes run side by side, the stand-in binds them as fate_flow does, and
+        // FATE's service.sh looks for them with lsof (as a site that moves them must edit it to).
+        let http = try Support.freePort(), grpc = try Support.freePort()
+        try write("fate_flow/service.sh", Self.serviceScript(try fixture("fate_flow_service.sh"), http: http, grpc: grpc), mode: 0o755)
+        try write("fate_flow/fate_flow_server.py", try fixture("fate_flow_server.py"))
         try write("arch/__init__.py", "")
-        // Its own HTTP port: sandboxes run side by side, and the stand-in binds it as fate_flow does.
         try write("arch/conf/base_conf.yaml", try release(.baseConf)
-            .replacingOccurrences(of: "http_port: 9380", with: "http_port: \(try Support.freePort())"))
+            .replacingOccurrences(of: "http_port: 9380", with: "http_port: \(http)")
+            .replacingOccurrences(of: "grpc_port: 9360", with: "grpc_port: \(grpc)"))
         try write("arch/conf/server_conf.json", try release(.serverConf))
         // The site's runtime data, inside python/ as FATE 1.4 keeps it: a trained model, a job's folder.
         try write("model_local_cache/guest#9999#arbiter-10000#guest-9999#host-10000#model/202012031015/pipeline.pb",
@@ -577,6 +580,24 @@ struct FateSandbox {
         try write("federatedml/util/consts.py", Self.licenseHeader + "GUEST = 'guest'\nHOST = 'host'\nARBITER = 'arbiter'\n")
         try write("examples/说明 示例.md", "# 示例\n\n在 `python/examples` 下运行 toy example。\n")
         try manager.setAttributes([.posixPermissions: 0o600], ofItemAtPath: python.appendingPathComponent("arch/conf/server_conf.json").path)
+
+        // FATE_ROOT/common/python/venv, whose bin/activate service.sh sources and whose python runs fate_flow.
+        let venv = fateRoot.appendingPathComponent("common/python/venv")
+        try manager.createDirectory(at: venv.appendingPathComponent("bin"), withIntermediateDirectories: true)
+        // The system's python3, which FATE's deploy user can run too (not one under root's home).
+        let system = "/usr/bin/python3"
+        guard let python3 = FileManager.default.isExecutableFile(atPath: system) ? system : Support.which("python3") else {
+            throw Failure("python3 is not installed")
+        }
+        try manager.createSymbolicLink(atPath: venv.appendingPathComponent("bin/python").path, withDestinationPath: python3)
+        try Data("""
+            # This file must be used with "source bin/activate" *from bash*
+            VIRTUAL_ENV="\(venv.path)"
+            export VIRTUAL_ENV
+            PATH="$VIRTUAL_ENV/bin:$PATH"
+            export PATH
+
+            """.utf8).write(to: venv.appendingPathComponent("bin/activate"))
 
         let bin = mysqlRoot.appendingPathComponent("bin"), run = mysqlRoot.appendingPathComponent("run")
         try manager.createDirectory(at: bin, withIntermediateDirectories: true)
@@ -597,13 +618,25 @@ struct FateSandbox {
             try Data("""
                 [program:fate-fateflow]
                 directory=\(python.path)/fate_flow
-                command=python fate_flow_server.py
+                command=\(venv.path)/bin/python fate_flow_server.py
                 autostart=true
                 autorestart=true
 
                 """.utf8).write(to: programs.appendingPathComponent("fate-fateflow.conf"))
         }
         try manager.createDirectory(at: home, withIntermediateDirectories: true)
+    }
+
+    /// The HTTP and gRPC ports its fate_flow was given (read from base_conf.yaml, so before an upgrade).
+    func ports() throws -> (http: Int, grpc: Int) {
+        let conf = try String(contentsOf: fateRoot.appendingPathComponent("python/arch/conf/base_conf.yaml"), encoding: .utf8)
+        func port(_ key: String) throws -> Int {
+            guard let text = conf.components(separatedBy: "\(key): ").dropFirst().first?.prefix(while: \.isNumber), let port = Int(text) else {
+                throw Failure("no \(key) in the sandbox's base_conf.yaml")
+            }
+            return port
+        }
+        return (try port("http_port"), try port("grpc_port"))
     }
 
     /// This host's service script and the arguments after the action (the program name, for supervisord's).
@@ -649,8 +682,10 @@ struct FateSandbox {
         }
     }
 
+    /// This sandbox's fate_flow servers, from any of its trees (as the tool surveys them).
     func runningPids() -> [pid_t] {
-        Self.processes(withArgument: serverModule)
+        let root = HostFacts.realPath(fateRoot.path) ?? fateRoot.path
+        return HostFacts.fateFlowServers().filter { $0.belongs(to: root) }.map(\.pid)
     }
 
 
@@ -730,24 +765,10 @@ struct FateSandbox {
 
         """
 
-    static let fateFlowServer = licenseHeader + """
-        # init env. must be the first import
-        import fate_flow as _
-
-        import argparse
-        import signal
-
-        from fate_flow.settings import IP, GRPC_PORT, HTTP_PORT, WORK_MODE, USE_CONFIGURATION_CENTER, ZOOKEEPER_HOSTS
-        from fate_flow.utils.setting_utils import CenterConfig
-
-        if __name__ == '__main__':
-            parser = argparse.ArgumentParser()
-            parser.add_argument('--standalone_node', default=False, action='store_true')
-            args = parser.parse_args()
-            if USE_CONFIGURATION_CENTER:
-                CenterConfig.init(ZOOKEEPER_HOSTS, 'fate_flow')
-
-        """
+    /// FATE's service.sh with this sandbox's ports where FATE's are hard-coded (`lsof -i:9380`, `-i:9360`).
+    static func serviceScript(_ text: String, http: Int, grpc: Int) -> String {
+        text.replacingOccurrences(of: "-i:9380", with: "-i:\(http)").replacingOccurrences(of: "-i:9360", with: "-i:\(grpc)")
+    }
 }
 
 extension SHA256 {

@@ -73,9 +73,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let service = folder.appendingPathComponent("service.sh")
         let text = try String(contentsOf: Support.fixtures.appendingPathComponent("fate_flow_service.sh"), encoding: .utf8)
-        let start = #"nohup python3 -c "${SERVER}" ${module} >> "${log_dir}/console.log" 2>>"${log_dir}/error.log" &"#
+        let start = #"nohup python ${FATE_PYTHON_ROOT}/fate_flow/fate_flow_server.py >> "${log_dir}/console.log" 2>>"${log_dir}/error.log" &"#
         #expect(text.contains(start))
-        try Data(text.replacingOccurrences(of: start, with: #"nohup python3 -c "${SERVER}" ${module} &"#).utf8).write(to: service)
+        try Data(text.replacingOccurrences(of: start, with: #"nohup python ${FATE_PYTHON_ROOT}/fate_flow/fate_flow_server.py &"#).utf8).write(to: service)
         let scenario = try Scenario(.allinone, service: service)
         defer { scenario.remove() }
         let started = Date()

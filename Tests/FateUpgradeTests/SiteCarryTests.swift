@@ -118,7 +118,7 @@ import Testing
         let verified = try Support.tool(["verify", "--fate-root", root.path], environment: scenario.environment)
         #expect(verified.status == 1)
         #expect(verified.stdout.contains("FAIL site") && verified.stdout.contains("1 of its settings need a choice")
-                && verified.stdout.contains("model_local_cache, jobs, logs still in the backup"), "\(verified.output)")
+                && verified.stdout.contains("model_local_cache, jobs, logs, fate_flow/fate_flow_sqlite.db still in the backup"), "\(verified.output)")
         let cleaned = try Support.tool(["cleanup", "--fate-root", root.path, "--yes", "--force", "--json"], environment: scenario.environment)
         #expect(cleaned.status == 0, "\(cleaned.output)")
         let report = try JSONSerialization.jsonObject(with: Data(cleaned.stdout.utf8)) as? [String: Any]

@@ -1,75 +1,49 @@
 #!/bin/bash
+
 #
 #  Copyright 2019 The FATE Authors. All Rights Reserved.
 #
 #  Licensed under the Apache License, Version 2.0 (the "License");
 #  you may not use this file except in compliance with the License.
+#  You may obtain a copy of the License at
 #
-# Test stand-in for FATE 1.4.x python/fate_flow/service.sh (start|stop|status|restart), shaped as
-# the real one and with its habits: bash ([[ ]], for ((…))), the server found again through ps,
-# and started with
-#     nohup python …/fate_flow_server.py >> "${log_dir}/console.log" 2>>"${log_dir}/error.log" &
-# and nothing else: no setsid, no closing of inherited descriptors, no change of signals. The
-# server keeps every descriptor its caller passed down for its whole life, as FATE's does.
+#      http://www.apache.org/licenses/LICENSE-2.0
 #
-# Tests cannot run FATE's server, so the process started is a small Python loop that plays it;
-# its command line names ${PROJECT_BASE}/python/fate_flow/fate_flow_server.py, which is how
-# getpid finds it (by full path, so that sandboxes side by side do not see each other's). The
-# loop ends once the folder holding FATE_ROOT is gone (a sandbox removed), so a test run that dies
-# does not leave it behind for long; FATE_ROOT itself may be moved aside and back meanwhile.
+#  Unless required by applicable law or agreed to in writing, software
+#  distributed under the License is distributed on an "AS IS" BASIS,
+#  WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+#  See the License for the specific language governing permissions and
+#  limitations under the License.
+#
+# Test fixture: FATE 1.4.0-1.4.4's own python/fate_flow/service.sh (identical in all five), with its
+# habits kept: it finds fate_flow with `lsof -i:9380` and `-i:9360` (without lsof it finds nothing,
+# so `stop` stops nothing and `start` starts a second server that cannot bind), `start` prints
+# "service start failed" and still exits 0, `stop` and `status` always exit 0, and the server is
+# started with `nohup python … &`, keeping every descriptor its caller passed down.
+# Changed for tests, and only this: the venv is FATE_ROOT/common/python/venv, where FATE's is
+# /data/projects/fate/common/python/venv (the same place for FATE_ROOT=/data/projects/fate); the
+# tests write their own ports over 9380 and 9360, as a site that moves fate_flow's ports must.
 
-PROJECT_BASE=$(cd "$(dirname "$0")";cd ../;cd ../;pwd)
-echo "PROJECT_BASE: "${PROJECT_BASE}
+FATE_PYTHON_ROOT=$(dirname $(dirname $(readlink -f "$0")))
+EGGROLL_HOME=$(dirname ${FATE_PYTHON_ROOT})/eggroll
+PYTHON_PATH=${FATE_PYTHON_ROOT}:${EGGROLL_HOME}/python
+export PYTHONPATH=${PYTHON_PATH}
+export EGGROLL_HOME=${EGGROLL_HOME}
+echo "PYTHONPATH: "${PYTHONPATH}
+echo "EGGROLL_HOME: "${EGGROLL_HOME}
+log_dir=${FATE_PYTHON_ROOT}/logs
+venv=$(dirname ${FATE_PYTHON_ROOT})/common/python/venv
 
-# As FATE's: the logs are inside python/ (FATE_PYTHON_ROOT/logs), which the upgrade moves aside.
-log_dir=${PROJECT_BASE}/python/logs
-module=${PROJECT_BASE}/python/fate_flow/fate_flow_server.py
-SERVER='
-import os, re, select, socket, sys, time
-python = os.path.dirname(os.path.dirname(sys.argv[1]))
-base = os.path.dirname(os.path.dirname(python))
-# As fate_flow does: the HTTP address comes from arch/conf/base_conf.yaml (fate_flow: host, http_port),
-# and a port that cannot be bound ends the server with a traceback in error.log.
-conf = open(os.path.join(python, "arch", "conf", "base_conf.yaml")).read()
-block = re.search(r"^fate_flow:[ \t]*\n((?:[ \t]+.*\n?)*)", conf, re.M).group(1)
-host = re.search(r"^[ \t]+host:[ \t]*(\S+)", block, re.M).group(1)
-port = int(re.search(r"^[ \t]+http_port:[ \t]*(\d+)", block, re.M).group(1))
-server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind((host, port))
-server.listen(16)
-# As fate_flow does on start (settings.py reads server_conf.json, LoggerFactory writes under
-# python/logs/fate_flow): the settings it runs with are logged there, where tests read them.
-import json
-def setting(pattern, text, default="?"):
-    found = re.search(pattern, text, re.M)
-    return found.group(1) if found else default
-database = re.search(r"^database:[ \t]*\n((?:[ \t]+.*\n?)*)", conf, re.M)
-database = database.group(1) if database else ""
-servers = json.load(open(os.path.join(python, "arch", "conf", "server_conf.json")))["servers"]
-tunables = open(os.path.join(python, "fate_flow", "settings.py")).read()
-os.makedirs(os.path.join(python, "logs", "fate_flow"), exist_ok=True)
-with open(os.path.join(python, "logs", "fate_flow", "fate_flow_stat.log"), "a") as log:
-    log.write("fate_flow started: pid %d, http %s:%d, work_mode %s, database %s@%s, proxy %s:%s, MAX_CONCURRENT_JOB_RUN %s\n" % (
-        os.getpid(), host, port, setting(r"^work_mode:[ \t]*(\S+)", conf), setting(r"^[ \t]+user:[ \t]*(\S+)", database),
-        setting(r"^[ \t]+host:[ \t]*(\S+)", database), servers["proxy"]["host"], servers["proxy"]["port"],
-        setting(r"^MAX_CONCURRENT_JOB_RUN[ \t]*=[ \t]*(\S+)", tunables)))
-deadline = time.time() + 86400
-print("fate_flow server started, pid %d, http %s:%d" % (os.getpid(), host, port), flush=True)
-while os.path.isdir(base) and time.time() < deadline:
-    if select.select([server], [], [], 1)[0]:
-        client, _ = server.accept()
-        client.settimeout(2)
-        try:
-            client.recv(65536)
-            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 35\r\n\r\n{\"retcode\": 0, \"retmsg\": \"success\"}")
-        except OSError:
-            pass
-        client.close()
-'
+module=fate_flow_server.py
 
 getpid() {
-    pid=`ps -eo pid,args | grep -F "${module}" | grep -v grep | awk '{print $1}' | head -n 1`
+    pid1=`lsof -i:9380 | grep 'LISTEN' | awk '{print $2}'`
+    pid2=`lsof -i:9360 | grep 'LISTEN' | awk '{print $2}'`
+    if [[ -n ${pid1} && "x"${pid1} = "x"${pid2} ]];then
+        pid=$pid1
+    elif [[ -z ${pid1} && -z ${pid2} ]];then
+        pid=
+    fi
 }
 
 mklogsdir() {
@@ -81,11 +55,9 @@ mklogsdir() {
 status() {
     getpid
     if [[ -n ${pid} ]]; then
-        echo "status: running, pid ${pid}"
-        exit 0
+        echo "status:`ps aux | grep ${pid} | grep -v grep`"
     else
         echo "service not running"
-        exit 1
     fi
 }
 
@@ -93,7 +65,8 @@ start() {
     getpid
     if [[ ${pid} == "" ]]; then
         mklogsdir
-        nohup python3 -c "${SERVER}" ${module} >> "${log_dir}/console.log" 2>>"${log_dir}/error.log" &
+        source ${venv}/bin/activate
+        nohup python ${FATE_PYTHON_ROOT}/fate_flow/fate_flow_server.py >> "${log_dir}/console.log" 2>>"${log_dir}/error.log" &
         for((i=1;i<=100;i++));
         do
             sleep 0.1
@@ -103,8 +76,11 @@ start() {
                 return
             fi
         done
-        echo "service start failed"
-        exit 1
+        if [[ -n ${pid} ]]; then
+           echo "service start sucessfully. pid: ${pid}"
+        else
+           echo "service start failed, please check ${log_dir}/error.log and ${log_dir}/console.log"
+        fi
     else
         echo "service already started. pid: ${pid}"
     fi
@@ -113,38 +89,38 @@ start() {
 stop() {
     getpid
     if [[ -n ${pid} ]]; then
-        echo "killing: ${pid}"
+        echo "killing: `ps aux | grep ${pid} | grep -v grep`"
+        for((i=1;i<=100;i++));
+        do
+            sleep 0.1
+            kill ${pid}
+            getpid
+            if [[ ! -n ${pid} ]]; then
+                echo "killed by SIGTERM"
+                return
+            fi
+        done
         kill -9 ${pid}
         if [[ $? -eq 0 ]]; then
-            for((i=1;i<=100;i++));
-            do
-                getpid
-                if [[ -z ${pid} ]]; then
-                    echo "killed"
-                    return
-                fi
-                sleep 0.1
-            done
-            echo "kill error"
-            exit 1
+            echo "killed by SIGKILL"
         else
             echo "kill error"
-            exit 1
         fi
     else
         echo "service not running"
     fi
 }
 
+
 case "$1" in
     start)
         start
+        status
         ;;
 
     stop)
         stop
         ;;
-
     status)
         status
         ;;
@@ -152,8 +128,9 @@ case "$1" in
     restart)
         stop
         start
+        status
         ;;
     *)
         echo "usage: $0 {start|stop|status|restart}"
-        exit 1
+        exit -1
 esac

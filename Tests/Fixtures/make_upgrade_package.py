@@ -42,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_SCRIPT = HERE / "upgrade_script.sh"
 SQL_DIR = HERE / "sql"
 HTTP_PORT_OVERRIDE = 9380
+GRPC_PORT_OVERRIDE = 9360
 
 TOP = "upgrade_package"
 MIB = 1 << 20
@@ -129,78 +130,8 @@ SETTINGS_PY = (RELEASE_1_4_4 / "fate_flow" / "settings.py").read_text(encoding="
 # starts fate_flow again, so it must find and manage the sandbox's process.
 SERVICE_SH = (HERE / "fate_flow_service.sh").read_bytes()
 
-FATE_FLOW_SERVER_PY = LICENSE_HEADER + '''\
-# init env. must be the first import
-import fate_flow as _
-
-import argparse
-import os
-import signal
-import sys
-import time
-import traceback
-from concurrent import futures
-
-import grpc
-from flask import Flask
-from grpc._cython import cygrpc
-from werkzeug.serving import run_simple
-from werkzeug.wsgi import DispatcherMiddleware
-
-from arch.api import session
-from arch.api.utils.core_utils import get_lan_ip
-from arch.api.utils.log_utils import schedule_logger
-from fate_flow.settings import IP, GRPC_PORT, HTTP_PORT, _ONE_DAY_IN_SECONDS, MAX_CONCURRENT_JOB_RUN, stat_logger, \\
-    API_VERSION, WORK_MODE, USE_REGISTRY
-from fate_flow.utils import job_utils
-from fate_flow.utils.api_utils import get_json_result
-from fate_flow.utils.grpc_utils import UnaryServicer
-
-manager = Flask(__name__)
-
-
-@manager.errorhandler(500)
-def internal_server_error(e):
-    stat_logger.exception(e)
-    return get_json_result(retcode=100, retmsg=str(e))
-
-
-if __name__ == '__main__':
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--standalone_node', default=False, help="if standalone node mode or not ",
-                        action='store_true')
-    args = parser.parse_args()
-    if args.standalone_node:
-        RuntimeConfig.init_config(WORK_MODE=0)
-    else:
-        RuntimeConfig.init_config(WORK_MODE=WORK_MODE, HTTP_PORT=HTTP_PORT)
-    session.init(mode=RuntimeConfig.WORK_MODE, backend=0)
-    job_utils.cleaning(signal.SIGTERM)
-    if USE_REGISTRY:
-        stat_logger.info("registering fate flow to the registry")
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=10),
-                         options=[(cygrpc.ChannelArgKey.max_send_message_length, -1),
-                                  (cygrpc.ChannelArgKey.max_receive_message_length, -1)])
-    server.add_insecure_port("{}:{}".format(IP, GRPC_PORT))
-    server.start()
-    stat_logger.info("FATE Flow grpc server start successfully")
-    try:
-        print("FATE Flow http server start...")
-        run_simple(hostname=IP, port=HTTP_PORT, application=manager, threaded=True)
-    except OSError as e:
-        traceback.print_exc()
-        os.kill(os.getpid(), signal.SIGKILL)
-    except Exception as e:
-        traceback.print_exc()
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    try:
-        while True:
-            time.sleep(_ONE_DAY_IN_SECONDS)
-    except KeyboardInterrupt:
-        server.stop(0)
-        sys.exit(0)
-'''
+# The same stand-in server the test sandbox runs (Tests cannot run FATE's), where FATE's is.
+FATE_FLOW_SERVER_PY = (HERE / "fate_flow_server.py").read_text(encoding="utf-8")
 
 CONF_UTILS_PY = LICENSE_HEADER + '''\
 import os
@@ -377,7 +308,8 @@ def build_python_package(service_sh=None):
                       ts(2, 9, 12, 7))
             add_dir(tar, "python/arch/conf", 0o755, d)
             add_bytes(tar, "python/arch/conf/base_conf.yaml",
-                      BASE_CONF_1_4_4.replace("http_port: 9380", "http_port: %d" % HTTP_PORT_OVERRIDE), 0o644,
+                      BASE_CONF_1_4_4.replace("http_port: 9380", "http_port: %d" % HTTP_PORT_OVERRIDE)
+                      .replace("grpc_port: 9360", "grpc_port: %d" % GRPC_PORT_OVERRIDE), 0o644,
                       ts(2, 9, 30, 0))
             add_bytes(tar, "python/arch/conf/server_conf.json",
                       SERVER_CONF_JSON.replace('"http.port": 9380', '"http.port": %d' % HTTP_PORT_OVERRIDE), 0o644,
@@ -388,7 +320,10 @@ def build_python_package(service_sh=None):
             add_bytes(tar, "python/fate_flow/settings.py", SETTINGS_PY, 0o644, ts(2, 9, 41, 13))
             add_bytes(tar, "python/fate_flow/fate_flow_server.py", FATE_FLOW_SERVER_PY, 0o644,
                       ts(2, 9, 41, 20))
-            add_bytes(tar, "python/fate_flow/service.sh", service_sh or SERVICE_SH, 0o755, ts(2, 9, 41, 30))
+            # FATE's service.sh looks for fate_flow on hard-coded ports; the tests' own are written there.
+            service = (service_sh or SERVICE_SH).replace(b"-i:9380", b"-i:%d" % HTTP_PORT_OVERRIDE) \
+                .replace(b"-i:9360", b"-i:%d" % GRPC_PORT_OVERRIDE)
+            add_bytes(tar, "python/fate_flow/service.sh", service, 0o755, ts(2, 9, 41, 30))
             add_dir(tar, "python/federatedml", 0o755, d)
             add_bytes(tar, "python/federatedml/__init__.py", LICENSE_HEADER, 0o644,
                       ts(2, 9, 50, 0))
@@ -610,14 +545,17 @@ def main(argv=None):
     ap.add_argument("--http-port", type=int, default=9380,
                     help="fate_flow's HTTP port in the new python tree's base_conf.yaml and server_conf.json "
                          "(tests side by side need their own; FATE's is 9380)")
+    ap.add_argument("--grpc-port", type=int, default=9360,
+                    help="fate_flow's gRPC port in the new python tree's base_conf.yaml (FATE's is 9360)")
     ap.add_argument("--sql-dir", type=Path, default=None,
                     help="take the two upgrade SQL files from this folder instead of sql/ beside this file")
     ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args(argv)
-    global SQL_DIR, HTTP_PORT_OVERRIDE
+    global SQL_DIR, HTTP_PORT_OVERRIDE, GRPC_PORT_OVERRIDE
     if args.sql_dir:
         SQL_DIR = args.sql_dir
     HTTP_PORT_OVERRIDE = args.http_port
+    GRPC_PORT_OVERRIDE = args.grpc_port
 
     script = args.script.read_bytes()
     service = args.service_script.read_bytes() if args.service_script else None

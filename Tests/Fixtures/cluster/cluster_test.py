@@ -67,7 +67,6 @@ DB_PASS = "Fate_dev'\"$;#`\\!密"
 FATE_ROOT = "/data/projects/fate"
 SUPERVISOR_ROOT = "/data/projects/common/supervisord"
 MYSQL_ROOT = FATE_ROOT + "/common/mysql/mysql-8.0.13"
-SERVER_MODULE = FATE_ROOT + "/python/fate_flow/fate_flow_server.py"
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 MARIADB_TUNING = [
@@ -292,22 +291,8 @@ LICENSE = """#
 #
 """
 
-FATE_FLOW_SERVER = LICENSE + """# init env. must be the first import
-import fate_flow as _
-
-import argparse
-import signal
-
-from fate_flow.settings import IP, GRPC_PORT, HTTP_PORT, WORK_MODE, USE_CONFIGURATION_CENTER, ZOOKEEPER_HOSTS
-from fate_flow.utils.setting_utils import CenterConfig
-
-if __name__ == '__main__':
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--standalone_node', default=False, action='store_true')
-    args = parser.parse_args()
-    if USE_CONFIGURATION_CENTER:
-        CenterConfig.init(ZOOKEEPER_HOSTS, 'fate_flow')
-"""
+# The stand-in server every tree runs where FATE's is (as Harness.swift's sandbox).
+FATE_FLOW_SERVER = (FIXTURES / "fate_flow_server.py").read_text()
 
 
 def option_value(text):
@@ -465,6 +450,12 @@ class Cluster:
         write("federatedml/__init__.py", LICENSE)
         write("federatedml/util/consts.py", LICENSE + "GUEST = 'guest'\nHOST = 'host'\nARBITER = 'arbiter'\n")
         write("examples/说明 示例.md", "# 示例\n\n在 `python/examples` 下运行 toy example。\n")
+        # FATE_ROOT/common/python/venv: service.sh sources its bin/activate, supervisord runs its python.
+        venv = d / "fate/common/python/venv"
+        (venv / "bin").mkdir(parents=True)
+        os.symlink(shutil.which("python3", path=SAFE_PATH), venv / "bin/python")
+        (venv / "bin/activate").write_text('VIRTUAL_ENV="%s/common/python/venv"\nexport VIRTUAL_ENV\n'
+                                           'PATH="$VIRTUAL_ENV/bin:$PATH"\nexport PATH\n' % FATE_ROOT)
         mysql = d / "fate/common/mysql/mysql-8.0.13"
         (mysql / "bin").mkdir(parents=True)
         (mysql / "run").mkdir(parents=True)
@@ -477,8 +468,8 @@ class Cluster:
         shutil.copyfile(FIXTURES / "supervisor_service.sh", sup / "service.sh")
         os.chmod(sup / "service.sh", 0o755)
         (sup / "supervisord.d/fate-fateflow.conf").write_text(
-            "[program:fate-fateflow]\ndirectory=%s/python/fate_flow\ncommand=python fate_flow_server.py\n"
-            "autostart=true\nautorestart=true\n" % FATE_ROOT)
+            "[program:fate-fateflow]\ndirectory=%s/python/fate_flow\ncommand=%s/common/python/venv/bin/python fate_flow_server.py\n"
+            "autostart=true\nautorestart=true\n" % (FATE_ROOT, FATE_ROOT))
         os.chmod(d, 0o755)
 
     def start_mariadb(self):
@@ -623,7 +614,8 @@ class Cluster:
 
     def fate_flow_running(self, name):
         for pid in netns_pids(self.hosts[name]["ns"]):
-            if SERVER_MODULE.encode() in cmdline(pid) and alive(pid):
+            # By name: supervisord runs `python fate_flow_server.py` in its directory (a relative path).
+            if b"fate_flow_server.py" in cmdline(pid) and alive(pid):
                 return True
         return False
 

@@ -1,0 +1,91 @@
+#
+#  Copyright 2019 The FATE Authors. All Rights Reserved.
+#
+#  Licensed under the Apache License, Version 2.0 (the "License");
+#  you may not use this file except in compliance with the License.
+#
+# Test stand-in for FATE 1.4.x python/fate_flow/fate_flow_server.py. Tests cannot run FATE's server,
+# so this file plays it where FATE's is: inside python/fate_flow of every tree, started the way FATE
+# starts it (service.sh: `nohup python ${FATE_PYTHON_ROOT}/fate_flow/fate_flow_server.py >> … &`;
+# supervisord: `python fate_flow_server.py` in `directory=`). It does what fate_flow does on start
+# that an upgrade can get wrong, with FATE's habits:
+# - reads python/arch/conf/base_conf.yaml, settings.py and server_conf.json of the tree it is in,
+#   once, at start (a later change is not seen until a restart);
+# - binds fate_flow.host with http_port and grpc_port; a port that cannot be bound ends it with a
+#   traceback in error.log (service.sh still exits 0);
+# - in standalone mode (work_mode 0, or --standalone_node) opens python/fate_flow/fate_flow_sqlite.db and keeps it open;
+# - logs what it runs with to python/logs/fate_flow/fate_flow_stat.log, where tests read it;
+# - keeps every descriptor it inherited; no session of its own.
+# It ends once the folder holding FATE_ROOT is gone (a sandbox removed), so a test run that dies
+# does not leave it behind for long; its own tree may be moved aside and back meanwhile.
+import json
+import os
+import re
+import select
+import socket
+import sys
+import time
+
+python = os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[0])))
+base = os.path.dirname(os.path.dirname(python))
+
+
+def block(name, text):
+    found = re.search(r"^%s:[ \t]*\n((?:[ \t]+.*\n?)*)" % name, text, re.M)
+    return found.group(1) if found else ""
+
+
+def setting(pattern, text, default="?"):
+    found = re.search(pattern, text, re.M)
+    return found.group(1) if found else default
+
+
+conf = open(os.path.join(python, "arch", "conf", "base_conf.yaml")).read()
+flow = block("fate_flow", conf)
+host = setting(r"^[ \t]+host:[ \t]*(\S+)", flow, "0.0.0.0")
+http_port = int(setting(r"^[ \t]+http_port:[ \t]*(\d+)", flow, "9380"))
+grpc_port = int(setting(r"^[ \t]+grpc_port:[ \t]*(\d+)", flow, "9360"))
+work_mode = setting(r"^work_mode:[ \t]*(\S+)", conf, "0")
+# As fate_flow_server.py's own flag: standalone whatever base_conf.yaml says.
+if "--standalone_node" in sys.argv[1:]:
+    work_mode = "0"
+database = block("database", conf)
+servers = json.load(open(os.path.join(python, "arch", "conf", "server_conf.json")))["servers"]
+tunables = open(os.path.join(python, "fate_flow", "settings.py")).read()
+
+listeners = []
+for port in (grpc_port, http_port):
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind((host, port))
+    server.listen(16)
+    listeners.append(server)
+http = listeners[1]
+
+sqlite = None
+if work_mode == "0":
+    import sqlite3
+    sqlite = sqlite3.connect(os.path.join(python, "fate_flow", "fate_flow_sqlite.db"))
+    sqlite.execute("CREATE TABLE IF NOT EXISTS t_job (f_job_id VARCHAR(25) PRIMARY KEY)")
+    sqlite.commit()
+
+os.makedirs(os.path.join(python, "logs", "fate_flow"), exist_ok=True)
+with open(os.path.join(python, "logs", "fate_flow", "fate_flow_stat.log"), "a") as log:
+    log.write("fate_flow started: pid %d, http %s:%d, grpc %d, work_mode %s, database %s@%s, proxy %s:%s, MAX_CONCURRENT_JOB_RUN %s\n" % (
+        os.getpid(), host, http_port, grpc_port, work_mode, setting(r"^[ \t]+user:[ \t]*(\S+)", database),
+        setting(r"^[ \t]+host:[ \t]*(\S+)", database), servers["proxy"]["host"], servers["proxy"]["port"],
+        setting(r"^MAX_CONCURRENT_JOB_RUN[ \t]*=[ \t]*(\S+)", tunables)))
+print("fate_flow server started, pid %d, http %s:%d, grpc %d" % (os.getpid(), host, http_port, grpc_port), flush=True)
+
+deadline = time.time() + 86400
+while os.path.isdir(base) and time.time() < deadline:
+    for ready in select.select(listeners, [], [], 1)[0]:
+        client, _ = ready.accept()
+        client.settimeout(2)
+        try:
+            client.recv(65536)
+            if ready is http:
+                client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 35\r\n\r\n{\"retcode\": 0, \"retmsg\": \"success\"}")
+        except OSError:
+            pass
+        client.close()
