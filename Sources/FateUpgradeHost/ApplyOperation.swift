@@ -20,19 +20,24 @@ public struct ApplyPlan: Sendable {
         /// mysqldump of the database before the SQL runs, compressed, into FATE_ROOT/.fate-upgrade/snapshots/.
         case snapshot(database: String, file: String, tool: String, estimate: Int64)
         case recordJournal(path: String)
-        case runScript(command: String, log: String)
+        /// The package's script, exactly as it runs: interpreter, arguments, folder, time bound.
+        case runScript(Command, log: String, timeout: Duration)
         /// chown -R of what the script made, to FATE_ROOT's owner (root with --allow-root).
         case handOver(paths: [String], owner: FileOwner)
         /// Stop the fate_flow the script started from the new tree with the release's defaults
         /// (writing into its logs, perhaps a fresh sqlite database), before the site's data moves in.
-        case pauseService(shown: String)
+        case pauseService(Command)
         /// The site's settings merged into the new tree and its data moved there (confmigrate);
         /// `planned`: what the merge will carry, read before anything runs.
         case carrySite(planned: [String])
-        case startService(shown: String)
+        case startService(Command)
         /// Restart only when confmigrate changed base_conf.yaml, unless `always`.
-        case restartService(shown: String, always: Bool)
-        case stopService(shown: String)
+        case restartService(stop: Command, start: Command, always: Bool)
+        case stopService(Command)
+
+        static func shown(_ command: Command) -> String {
+            command.shown + (command.user.map { " (as \($0.userName))" } ?? "")
+        }
 
         public var description: String {
             switch self {
@@ -41,15 +46,17 @@ public struct ApplyPlan: Sendable {
             case .snapshot(let database, let file, let tool, let estimate):
                 "snapshot database \(database) with \(tool) --single-transaction --routines --triggers into \(file) (0600, gzip; about \(sizeText(estimate)) at most)"
             case .recordJournal(let path): "record the journal \(path)"
-            case .runScript(let command, let log): "run \(command), logging to \(log)"
+            case .runScript(let command, let log, let timeout):
+                "run \(Self.shown(command)) in \(command.directory ?? "."), logging to \(log), stopped after \(timeout)"
             case .handOver(let paths, let owner): "hand \(paths.joined(separator: ", ")) to \(owner.userName) (chown -R)"
-            case .pauseService(let shown): "stop fate_flow, which the script started with the new release's default settings: \(shown)"
+            case .pauseService(let command): "stop fate_flow, which the script started with the new release's default settings: \(Self.shown(command)); then no fate_flow of FATE_ROOT may be left (stopped by pid if so)"
             case .carrySite(let planned):
                 (["carry the site from the new python_<timestamp> backup into the new python/ (confmigrate):"] + planned.map { "    " + $0 }).joined(separator: "\n")
-            case .startService(let shown): "start fate_flow from the new tree, with the site's settings: \(shown)"
-            case .restartService(let shown, let always):
-                always ? "restart fate_flow as FATE_ROOT's owner: \(shown)" : "restart fate_flow if confmigrate changed the settings: \(shown)"
-            case .stopService(let shown): "stop fate_flow (a cluster runs one fate_flow, on the fateflow machine): \(shown)"
+            case .startService(let command):
+                "start fate_flow from the new tree, with the site's settings: \(Self.shown(command)); then within \(FateFlowService.startBound) a fate_flow from python/, started by this, must listen on base_conf.yaml's ports and answer HTTP"
+            case .restartService(let stop, let start, let always):
+                (always ? "restart fate_flow as FATE_ROOT's owner: " : "restart fate_flow if confmigrate changed the settings: ") + "\(Self.shown(stop)); \(Self.shown(start))"
+            case .stopService(let command): "stop fate_flow (a cluster runs one fate_flow, on the fateflow machine): \(Self.shown(command))"
             }
         }
     }
@@ -248,7 +255,8 @@ public struct ApplyOperation {
                                        tool: tool, estimate: check.snapshotEstimate))
             }
             steps.append(.recordJournal(path: "\(state)/journal/\(id).json"))
-            steps.append(.runScript(command: "\(interpreter.shown) \(scriptPath) \(options.component.rawValue)", log: "\(state)/logs/\(id).log"))
+            steps.append(.runScript(Command(interpreter.path, interpreter.arguments + [scriptPath, options.component.rawValue], directory: Path.parent(scriptPath)),
+                                    log: "\(state)/logs/\(id).log", timeout: options.scriptTimeout))
             // Handed over once fate_flow is stopped and the site carried: what a root-run fate_flow or
             // the carry wrote is the owner's too.
             var handOver: ApplyPlan.Step? = nil
@@ -259,17 +267,17 @@ public struct ApplyOperation {
                 handOver = .handOver(paths: paths, owner: owner)
             }
             if migrates {
-                steps.append(.pauseService(shown: service.describe("stop")))
+                steps.append(.pauseService(service.command("stop")))
                 steps.append(.carrySite(planned: sitePlan))
                 if let handOver { steps.append(handOver) }
-                if options.role == .fateflow { steps.append(.startService(shown: service.describe("start"))) }
+                if options.role == .fateflow { steps.append(.startService(service.command("start"))) }
             } else {
                 if let handOver { steps.append(handOver) }
                 if options.role == .fateflow && options.component.touchesService && owner != nil {
-                    steps.append(.restartService(shown: service.describe("stop") + "; " + service.describe("start"), always: true))
+                    steps.append(.restartService(stop: service.command("stop"), start: service.command("start"), always: true))
                 }
                 if options.role == .nodemanager && options.component.touchesService {
-                    steps.append(.stopService(shown: service.describe("stop")))
+                    steps.append(.stopService(service.command("stop")))
                 }
             }
         }
@@ -381,8 +389,8 @@ public struct ApplyOperation {
             }
         }
 
-        for step in plan.steps {
-            try checkpoint("before: \(step)")
+        var runner = StepRunner<ApplyPlan.Step>()
+        try runner.run(plan.steps, interrupted: { _, step, _ in try checkpoint("before: \(step)") }) { step, _ in
             switch step {
             case .extract:
                 do { try extract(console: console) } catch {
@@ -416,12 +424,12 @@ public struct ApplyOperation {
                 } catch {
                     try fail(.failed, ["cannot record the journal, the script was not run: " + error.operatorLines.joined(separator: "; ")])
                 }
-            case .runScript:
+            case .runScript(let command, _, let timeout):
                 do { log = try LogFile(path: logPath) } catch {
-                    console.warn("\(error.description); the script's output is shown here only")
+                    console.warn("\(error.operatorLines.joined(separator: "; ")); the script's output is shown here only")
                 }
                 console.attach(log)
-                let verdict = try runScript(console: console)
+                let verdict = try runScript(command, timeout: timeout, console: console)
                 var record = journal!
                 record.after = preflight.snapshot()
                 record.finishedAt = isoNow()
@@ -456,9 +464,9 @@ public struct ApplyOperation {
                 } catch {
                     try fail(.succeeded, ["the upgrade succeeded, but handing its files to \(owner.userName) did not: \(error.operatorLines.joined(separator: "; ")); run chown -R \(owner.uid):\(owner.gid) on them"])
                 }
-            case .pauseService:
+            case .pauseService(let command):
                 do {
-                    try service.stop(console: console)
+                    try service.stop(command, console: console)
                     console.say(options.role == .nodemanager
                                 ? "stopped fate_flow: a cluster runs one fate_flow, and this is a nodemanager machine"
                                 : "stopped fate_flow, which the script started with the new release's defaults, so that the site's settings and data can move in")
@@ -482,26 +490,26 @@ public struct ApplyOperation {
                     }
                     try fail(.succeeded, ["the upgrade succeeded, but carrying the site's settings and data into the new tree did not; fate_flow is stopped. " + error.operatorLines.joined(separator: "\n") + "\nthen run fate-upgrade confmigrate --fate-root \(shellQuoted(p.fateRoot)) with the choices, and start fate_flow"])
                 }
-            case .startService:
+            case .startService(let command):
                 do {
-                    let process = try service.start(console: console)
+                    let process = try service.start(command, console: console)
                     console.say("started fate_flow from the new tree with the site's settings: pid \(process.pid), listening on \(process.listening.map(String.init).joined(separator: ", ")), answering HTTP")
                 } catch {
                     try fail(.succeeded, ["the upgrade succeeded, but starting fate_flow did not: \(error.operatorLines.joined(separator: "; "))"])
                 }
-            case .restartService(_, let always):
+            case .restartService(let stop, let start, let always):
                 // The script started fate_flow before the settings moved; it reads them only at start.
-                guard confmigrateChanged || always else { continue }
+                guard confmigrateChanged || always else { return }
                 do {
-                    try service.stop(console: console)
-                    try service.start(console: console)
+                    try service.stop(stop, console: console)
+                    try service.start(start, console: console)
                     console.say(confmigrateChanged ? "restarted fate_flow so that it reads the migrated settings" : "restarted fate_flow as \(service.owner?.userName ?? "you")")
                 } catch {
                     try fail(.succeeded, ["the upgrade succeeded, but restarting fate_flow did not: \(error.operatorLines.joined(separator: "; "))"])
                 }
-            case .stopService:
+            case .stopService(let command):
                 do {
-                    try service.stop(console: console)
+                    try service.stop(command, console: console)
                     console.say("stopped fate_flow: a cluster runs one fate_flow, and this is a nodemanager machine")
                 } catch {
                     try fail(.succeeded, ["the upgrade succeeded, but stopping fate_flow on this nodemanager did not: \(error.operatorLines.joined(separator: "; "))"])
@@ -556,7 +564,7 @@ public struct ApplyOperation {
 
     /// The package's script with the interpreter it names, its output passed on line by line
     /// with DB_PASS masked, and judged as FATE's scripts report.
-    private func runScript(console: Console) throws -> ScriptVerdict {
+    private func runScript(_ command: Command, timeout: Duration, console: Console) throws -> ScriptVerdict {
         var lines = LineSplitter()
         var verdict = ScriptVerdict(exitStatus: nil)
         let secret = parameters.dbPass
@@ -569,11 +577,9 @@ public struct ApplyOperation {
             verdict.note(line: String(decoding: shown, as: UTF8.self))
             console.relay(shown)
         }
-        let command = Command(interpreter.path, interpreter.arguments + [scriptPath, options.component.rawValue],
-                              directory: Path.parent(scriptPath))
         let result: ChildResult
         do {
-            result = try ChildProcess.run(command, timeout: options.scriptTimeout, mergeOutput: true) { _, chunk in
+            result = try ChildProcess.run(command, timeout: timeout, mergeOutput: true) { _, chunk in
                 lines.feed(chunk).forEach(handle)
             }
         } catch {
@@ -585,7 +591,7 @@ public struct ApplyOperation {
         verdict.exitStatus = result.termination.status
         verdict.signal = result.termination.signal
         if result.timedOut {
-            verdict.aborted = "the script did not finish within \(options.scriptTimeout); it was stopped"
+            verdict.aborted = "the script did not finish within \(timeout); it was stopped"
         }
         if result.outputLeftOpen {
             console.warn("something the script started still holds its output open (a daemon started without redirecting it); stopped reading 2 s after the script exited")

@@ -32,7 +32,7 @@ public struct CleanupOperation {
         public var bytes: Int64
     }
 
-    public let view: HostView
+    public let view: HostSurvey
     public let remove: [Item]
     public let keep: [Item]
     public let notes: [String]
@@ -43,7 +43,7 @@ public struct CleanupOperation {
     ///   - force: remove also what a rollback of a run that is not verified needs.
     public init(fateRoot: String, password: Secret?, snapshotAge: Int, force: Bool) throws {
         lock = try StateLock(fateRoot: fateRoot, for: "cleanup")
-        let view = try HostView(fateRoot: fateRoot, password: password)
+        let view = try HostSurvey(fateRoot: fateRoot, password: password)
         self.view = view
         let root = view.fateRoot
         var notes: [String] = []
@@ -124,7 +124,7 @@ public struct CleanupOperation {
         // Tables the upgrade SQL and rollbacks leave.
         if let client = view.client {
             let sizes = try client.tableSizes(in: Preflight.database)
-            for table in sizes.keys.filter(HostView.isLeftoverTable).sorted() {
+            for table in sizes.keys.filter(HostSurvey.isLeftoverTable).sorted() {
                 let owner = view.journals.last { ($0.after?.backupTables ?? []).contains(table) }
                 candidates.append(Item(kind: .table, name: table, bytes: sizes[table]!.data + sizes[table]!.index,
                                        why: table.hasSuffix("_backup") ? "the upgrade SQL's copy of the table before it" : "a table a rollback moved aside",
@@ -173,28 +173,53 @@ public struct CleanupOperation {
         Report(outcome: outcome, changed: !removed.isEmpty, remove: remove, keep: keep, removed: removed, notes: notes, bytes: bytes)
     }
 
-    /// Removes the items, tables in one DROP TABLE; journals record what went.
+    /// One removal: the tables in one DROP TABLE, or one folder or file.
+    public enum Step: CustomStringConvertible, Sendable {
+        case dropTables(database: String, statement: String, [String])
+        case remove(Item)
+
+        public var description: String {
+            switch self {
+            case .dropTables(let database, let statement, _): "in database \(database): \(statement)"
+            case .remove(let item): item.kind == .folder ? "rm -rf \(shellQuoted(item.name))" : "rm \(shellQuoted(item.name))"
+            }
+        }
+    }
+
+    /// The plan: exactly what `--yes` runs.
+    public var steps: [Step] {
+        let tables = remove.filter { $0.kind == .table }.map(\.name)
+        var steps: [Step] = []
+        if !tables.isEmpty, view.client != nil {
+            steps.append(.dropTables(database: Preflight.database, statement: "DROP TABLE " + tables.map(MySQLClient.identifier).joined(separator: ", ") + ";", tables))
+        }
+        return steps + remove.filter { $0.kind != .table }.map(Step.remove)
+    }
+
+    /// Runs the steps; journals record what went.
     public func execute(console: Console = .shared) throws -> Report {
         try Signals.deferring {
             var removed: [String] = []
             // The journals learn what went even when a removal fails half-way, so that rollback
             // never looks for a backup that is gone.
             defer { try? recordInJournals(removed) }
-            let tables = remove.filter { $0.kind == .table }.map(\.name)
-            if !tables.isEmpty, let client = view.client {
-                try client.run("DROP TABLE " + tables.map(MySQLClient.identifier).joined(separator: ", ") + ";", database: Preflight.database)
-                removed += tables
-                console.say("dropped \(tables.joined(separator: ", "))")
-            }
-            for item in remove where item.kind != .table {
-                if let signal = Signals.received {
-                    throw Interrupted(signal: signal, detail: "cleanup stopped; removed so far: \(removed.isEmpty ? "nothing" : removed.joined(separator: ", "))")
+            var runner = StepRunner<Step>()
+            try runner.run(steps, interrupted: { signal, _, _ in
+                throw Interrupted(signal: signal, detail: "cleanup stopped; removed so far: \(removed.isEmpty ? "nothing" : removed.joined(separator: ", "))")
+            }) { step, _ in
+                switch step {
+                case .dropTables(let database, let statement, let tables):
+                    guard let client = view.client else { throw HostError("internal: no database client for \(statement)") }
+                    try client.run(statement, database: database)
+                    removed += tables
+                    console.say("dropped \(tables.joined(separator: ", "))")
+                case .remove(let item):
+                    if item.kind == .folder { try FileSystem.removeTree(item.name) } else if unlink(item.name) != 0 && errno != ENOENT {
+                        throw HostError("\(item.name): cannot remove: \(Errno.text()); removed so far: \(removed.isEmpty ? "nothing" : removed.joined(separator: ", "))")
+                    }
+                    removed.append(item.name)
+                    console.say("removed \(item.name)")
                 }
-                if item.kind == .folder { try FileSystem.removeTree(item.name) } else if unlink(item.name) != 0 && errno != ENOENT {
-                    throw HostError("\(item.name): cannot remove: \(Errno.text()); removed so far: \(removed.isEmpty ? "nothing" : removed.joined(separator: ", "))")
-                }
-                removed.append(item.name)
-                console.say("removed \(item.name)")
             }
             return report(outcome: "cleaned", removed: removed)
         }

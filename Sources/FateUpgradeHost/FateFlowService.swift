@@ -35,32 +35,42 @@ public struct FateFlowService: Sendable {
         return ([interpreter, script] + arguments(action)).joined(separator: " ") + user
     }
 
+    /// The exact command an action runs: what a plan carries and prints.
+    public func command(_ action: String) -> Command {
+        let interpreter = ScriptInterpreter.choose(forScriptAt: script)
+        // Stopping needs our rights (whoever started what runs); starting is done as the owner.
+        return Command(interpreter.path, interpreter.arguments + [script] + arguments(action), directory: Path.parent(script),
+                       user: action == "stop" ? nil : owner)
+    }
+
     /// Runs the action, its output passed on line by line and returned; a daemon that keeps the
     /// output open does not hold us. Its exit status is only reported: FATE's scripts exit 0 on failure.
     @discardableResult
     public func run(_ action: String, console: Console = .shared) throws(HostError) -> [String] {
-        let interpreter = ScriptInterpreter.choose(forScriptAt: script)
-        let directory = Path.parent(script)
+        try run(command(action), console: console)
+    }
+
+    @discardableResult
+    public func run(_ command: Command, console: Console = .shared) throws(HostError) -> [String] {
+        let shown = command.shown + (command.user.map { " (as \($0.userName))" } ?? "")
         var lines = LineSplitter()
         var output: [String] = []
         func pass(_ line: [UInt8]) {
             console.relay(line)
             output.append(String(decoding: line.last == UInt8(ascii: "\n") ? line.dropLast() : line[...], as: UTF8.self))
         }
-        let result = try ChildProcess.run(
-            // Stopping needs our rights (whoever started what runs); starting is done as the owner.
-            Command(interpreter.path, interpreter.arguments + [script] + arguments(action), directory: directory,
-                    user: action == "stop" ? nil : owner),
-            timeout: .seconds(300), mergeOutput: true
-        ) { _, chunk in
+        let result = try ChildProcess.run(command, timeout: Self.timeout, mergeOutput: true) { _, chunk in
             for line in lines.feed(chunk) { pass(line) }
         }
         if let rest = lines.finish() { pass(rest) }
-        if result.timedOut { throw HostError("\(describe(action)) did not finish within 300 s; stopped it") }
-        if let signal = result.interruptedBy { throw HostError("\(describe(action)) stopped by \(Signals.name(signal))") }
-        if !result.termination.succeeded { output.append("(\(Path.name(script)) \(action) ended: \(result.termination))") }
+        if result.timedOut { throw HostError("\(shown) did not finish within \(Self.timeout); stopped it") }
+        if let signal = result.interruptedBy { throw HostError("\(shown) stopped by \(Signals.name(signal))") }
+        if !result.termination.succeeded { output.append("(\(Path.name(command.executable)) ended: \(result.termination))") }
         return output
     }
+
+    /// How long a service script may take (FATE's waits 10 s for a start, 10 s before SIGKILL).
+    public static let timeout: Duration = .seconds(300)
 
     /// What fate_flow must be after a start now: from FATE_ROOT/python, on the ports its
     /// base_conf.yaml names, started after `since`, and after the settings last changed.
@@ -76,9 +86,9 @@ public struct FateFlowService: Sendable {
 
     /// Stops fate_flow and makes sure no fate_flow of this FATE_ROOT is left, from any of its trees:
     /// one the script did not find (no lsof, a tree moved aside) is stopped by pid, and that is said.
-    public func stop(console: Console = .shared) throws(HostError) {
+    public func stop(_ command: Command? = nil, console: Console = .shared) throws(HostError) {
         if FileSystem.exists(script) {
-            try run("stop", console: console)
+            try run(command ?? self.command("stop"), console: console)
         } else {
             console.say("\(script) is not there; looking for fate_flow by its processes")
         }
@@ -97,6 +107,9 @@ public struct FateFlowService: Sendable {
         }
     }
 
+    /// How long a started fate_flow has to listen and answer.
+    public static let startBound: Duration = .seconds(30)
+
     /// SIGTERM, up to 10 s, then SIGKILL, up to 5 s more.
     static func terminate(_ pid: Int32) throws(HostError) {
         guard kill(pid, SIGTERM) == 0 || errno == ESRCH else {
@@ -114,9 +127,9 @@ public struct FateFlowService: Sendable {
     /// FATE_ROOT/python started by this start, listening on the configured ports and answering HTTP.
     /// Otherwise fails with what is wrong and the script's output. Returns the process.
     @discardableResult
-    public func start(console: Console = .shared, bound: Duration = .seconds(30)) throws(HostError) -> FateFlowProcess {
+    public func start(_ command: Command? = nil, console: Console = .shared, bound: Duration = Self.startBound) throws(HostError) -> FateFlowProcess {
         let since = Date().timeIntervalSince1970
-        let output = try run("start", console: console)
+        let output = try run(command ?? self.command("start"), console: console)
         let expected = expectation(since: since)
         let conf = "\(parameters.fateRoot)/python/arch/conf/base_conf.yaml"
         let http = (try? FileSystem.read(conf, limit: 1 << 20)).flatMap { try? BaseConf(parsing: $0, file: conf) }?.fateFlowHTTP()

@@ -7,8 +7,32 @@ import Foundation
 #endif
 import Glibc
 
-/// One FATE host as the journals and the disk describe it: what `status`, `verify` and `cleanup` read.
-public struct HostView {
+/// One python tree in FATE_ROOT (`python`, `python_<ts>`, `python_upgrade_backup…`), as its files say.
+public struct PythonTree: Sendable, Hashable {
+    public var name: String
+    public var path: String
+    public var layout: PythonTreeLayout?
+    /// The release its settings files come from: what tells a 1.4.4 tree from the one before it.
+    public var release: FateRelease?
+
+    /// Every python tree directly in `folder`, by name; each read once.
+    public static func survey(_ folder: String) -> [String: PythonTree] {
+        var trees: [String: PythonTree] = [:]
+        for name in FileSystem.names(in: folder) where name == "python" || name.hasPrefix("python_") {
+            let path = "\(folder)/\(name)"
+            guard FileSystem.isRealDirectory(path) else { continue }
+            trees[name] = PythonTree(name: name, path: path, layout: HostFacts.pythonLayout(of: path), release: HostFacts.pythonRelease(of: path))
+        }
+        return trees
+    }
+
+    /// Whether its files are a release from before the one the upgrade installs.
+    public var holdsOldRelease: Bool { release.map { $0 != .target } ?? false }
+}
+
+/// One FATE host as the journals and the disk describe it, read once per command: the journals,
+/// the python trees and their releases, the fate_flow processes; the database on demand.
+public struct HostSurvey {
     public let fateRoot: String
     public let journals: [UpgradeJournal]
     public let parameters: ScriptParameters
@@ -17,6 +41,9 @@ public struct HostView {
     public let client: MySQLClient?
     /// Why it cannot, when it cannot.
     public let databaseNote: String?
+
+    public let trees: [String: PythonTree]
+    public let servers: [FateFlowProcess]
 
     public var live: [UpgradeJournal] { journals.filter { $0.rolledBack == nil } }
 
@@ -28,6 +55,8 @@ public struct HostView {
         let newest = journals.last { $0.rolledBack == nil } ?? journals.last
         parameters = try HostParameters.resolve(fateRoot: fateRoot, journal: newest, password: password)
         self.role = role ?? newest.flatMap { MachineRole(rawValue: $0.role) } ?? .fateflow
+        trees = PythonTree.survey(fateRoot)
+        servers = HostFacts.fateFlowServers()
         var status = stat()
         if stat(parameters.mysqlSocketPath, &status) != 0 || status.st_mode & S_IFMT != S_IFSOCK {
             client = nil
@@ -62,9 +91,9 @@ public struct HostView {
 
     /// The python_<ts> backup a run made, when it is still there.
     public func pythonBackup(of run: UpgradeJournal) -> String? {
-        let made = (run.after?.pythonBackups ?? []).filter { !run.before.pythonBackups.contains($0) && FileSystem.isRealDirectory("\(fateRoot)/\($0)") }
+        let made = (run.after?.pythonBackups ?? []).filter { !run.before.pythonBackups.contains($0) && trees[$0] != nil }
         // The one holding the release from before, by its files, where there are several.
-        let old = made.filter { HostFacts.pythonRelease(of: "\(fateRoot)/\($0)") != .target }
+        let old = made.filter { trees[$0]?.release != .target }
         return (old.isEmpty ? made : old).sorted().last.map { "\(fateRoot)/\($0)" }
     }
 
@@ -131,7 +160,7 @@ public struct HostStatus: Encodable, Sendable {
     public var snapshots: [Item]
     public var notes: [String]
 
-    public static func gather(_ view: HostView) -> HostStatus {
+    public static func gather(_ view: HostSurvey) -> HostStatus {
         let root = view.fateRoot
         var notes: [String] = []
         let runs = view.journals.map {
@@ -141,10 +170,9 @@ public struct HostStatus: Encodable, Sendable {
         let names = FileSystem.names(in: root).sorted()
         var trees: [Tree] = []
         for name in names where name == "python" || PythonBackupName.timestamp(of: name) != nil || name.hasPrefix("python_upgrade_backup") {
-            let path = "\(root)/\(name)"
-            guard FileSystem.isRealDirectory(path) else { continue }
-            let release = HostFacts.pythonRelease(of: path)
-            trees.append(Tree(path: path, layout: (HostFacts.pythonLayout(of: path) ?? .unknown).rawValue, release: release?.shown))
+            guard let tree = view.trees[name] else { continue }
+            let path = tree.path, release = tree.release
+            trees.append(Tree(path: path, layout: (tree.layout ?? .unknown).rawValue, release: release?.shown))
             // The journals against the disk: what they say is in place must be there.
             if name == "python", let release, release != .target,
                let run = view.live.last(where: { $0.outcome == .succeeded && $0.component.touchesPython }) {
@@ -179,7 +207,7 @@ public struct HostStatus: Encodable, Sendable {
             do {
                 schema = try view.schema()?.description
                 let sizes = try client.tableSizes(in: Preflight.database)
-                tables = sizes.keys.filter(HostView.isLeftoverTable).sorted().map { Item(name: $0, bytes: sizes[$0]!.data + sizes[$0]!.index) }
+                tables = sizes.keys.filter(HostSurvey.isLeftoverTable).sorted().map { Item(name: $0, bytes: sizes[$0]!.data + sizes[$0]!.index) }
             } catch {
                 notes.append("the database could not be asked: \(error.description)")
             }

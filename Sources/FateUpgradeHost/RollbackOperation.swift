@@ -95,22 +95,23 @@ public struct RollbackOperation {
         var entries = Set(FileSystem.names(in: codeFolder))
         var codeNotes: [String] = []
         if component.touchesPython {
+            let trees = PythonTree.survey(codeFolder)
             // The backup to restore is the one that holds the release from before, proved by its files,
             // not the newest name: the upgrade script run again by hand moves a 1.4.4 tree aside too.
             let made = journal.map { run in (run.after?.pythonBackups ?? []).filter { !run.before.pythonBackups.contains($0) } } ?? []
-            let old = candidates.filter { name in HostFacts.pythonRelease(of: "\(codeFolder)/\(name)").map { $0 != .target } ?? false }
+            let old = candidates.filter { trees[$0]?.holdsOldRelease == true }
             let chosen = old.filter(made.contains).sorted().last ?? old.sorted().last
-            for name in candidates.sorted() where name != chosen && HostFacts.pythonRelease(of: "\(codeFolder)/\(name)") == .target {
+            for name in candidates.sorted() where name != chosen && trees[name]?.release == .target {
                 codeNotes.append("\(codeFolder)/\(name) holds FATE \(FateRelease.target.rawValue)'s files (the upgrade script run again by hand?): it is not restored, and stays where it is")
             }
-            if let chosen, chosen != backup { codeNotes.append("restoring \(codeFolder)/\(chosen): it holds FATE \(HostFacts.pythonRelease(of: "\(codeFolder)/\(chosen)")!.shown)'s files") }
+            if let chosen, chosen != backup, let release = trees[chosen]?.release { codeNotes.append("restoring \(codeFolder)/\(chosen): it holds FATE \(release.shown)'s files") }
             if chosen == nil, let newest = backup {
                 codeNotes.append("no backup holds a release from before \(FateRelease.target.rawValue) (\(candidates.sorted().joined(separator: ", ")) hold \(FateRelease.target.rawValue)'s files): the code is not rolled back; restore python/ from your own backup")
                 entries.remove(newest)
             }
             backup = chosen ?? backup
             // python/ already back on the old release (rolled back by hand): nothing of the code to undo.
-            if let now = HostFacts.pythonRelease(of: "\(codeFolder)/\(codeName)"), now != .target, let chosen {
+            if let now = trees[codeName]?.release, now != .target, let chosen {
                 codeNotes.append("\(codeFolder)/python already holds FATE \(now.shown)'s files (rolled back by hand?): the folders are not renamed, and \(chosen) stays")
                 entries.remove(chosen)
             }
@@ -190,12 +191,11 @@ public struct RollbackOperation {
     /// Runs the steps; a signal is acted on between steps, never inside a rename.
     public func execute(console: Console = .shared) throws -> Report {
         try Signals.deferring {
-            var done: [String] = []
             var staged: StagedDump? = nil
-            for step in plan.steps {
-                if let signal = Signals.received {
-                    throw Interrupted(signal: signal, detail: "rollback stopped before: \(shown(step)); done so far: \(done.isEmpty ? "nothing" : done.joined(separator: "; "))")
-                }
+            var runner = StepRunner<RollbackPlan.Step>()
+            try runner.run(plan.steps, interrupted: { signal, step, done in
+                throw Interrupted(signal: signal, detail: "rollback stopped before: \(shown(step)); done so far: \(done)")
+            }) { step, done in
                 switch step {
                 case .stopService:
                     try service.stop(console: console)
@@ -204,13 +204,13 @@ public struct RollbackOperation {
                 case .moveSiteData(let moves):
                     for move in moves {
                         do { try FileSystem.rename(move.from, move.to) } catch {
-                            throw HostError("\(error.operatorLines.joined(separator: "; ")); done so far: \(done.isEmpty ? "nothing" : done.joined(separator: "; "))")
+                            throw HostError("\(error.operatorLines.joined(separator: "; ")); done so far: \(done)")
                         }
                     }
                 case .renameFolders(let folder, let renames):
                     for rename in renames {
                         do { try FileSystem.rename("\(folder)/\(rename.from)", "\(folder)/\(rename.to)") } catch {
-                            throw HostError("\(error.operatorLines.joined(separator: "; ")); done so far: \(done.joined(separator: "; "))")
+                            throw HostError("\(error.operatorLines.joined(separator: "; ")); done so far: \(done)")
                         }
                     }
                 case .renameTables(let database, let statement, _):
@@ -221,18 +221,18 @@ public struct RollbackOperation {
                 case .loadSnapshot(let database, let file):
                     guard let dump = staged else { throw HostError("internal: the snapshot was not staged") }
                     do { try client.run(input: .descriptor(dump.descriptor), database: database, timeout: .seconds(6 * 3600)) } catch {
-                        throw HostError("loading \(file) failed: \(error.operatorLines.joined(separator: "; ")); done so far: \(done.joined(separator: "; ")). The tables as they were are kept under their _pre_restore_ names")
+                        throw HostError("loading \(file) failed: \(error.operatorLines.joined(separator: "; ")); done so far: \(done). The tables as they were are kept under their _pre_restore_ names")
                     }
                     staged = nil
                 case .checkRows(let database, let expected):
                     let differences = DatabaseSnapshots.differences(expected: expected, actual: try client.rowCounts(Array(expected.keys), in: database))
                     guard differences.isEmpty else {
-                        throw HostError("the restored \(database) does not match the snapshot: \(differences.joined(separator: "; ")); done so far: \(done.joined(separator: "; "))")
+                        throw HostError("the restored \(database) does not match the snapshot: \(differences.joined(separator: "; ")); done so far: \(done)")
                     }
                 }
-                done.append(step.description)
                 console.say("done: \(step.description)")
             }
+            let done = runner.done.map(\.description)
             if var finished = journal {
                 finished.rolledBack = .init(at: isoNow(), steps: done)
                 try finished.save()

@@ -25,10 +25,10 @@ public struct VerifyOperation {
         public var recorded: [String]
     }
 
-    public let view: HostView
+    public let view: HostSurvey
     public let rolledBack: Bool
 
-    public init(view: HostView, rolledBack: Bool = false) {
+    public init(view: HostSurvey, rolledBack: Bool = false) {
         self.view = view
         self.rolledBack = rolledBack
     }
@@ -50,9 +50,9 @@ public struct VerifyOperation {
             }
             let before = view.journals.last?.stateBefore
             if let layout = before?.python {
-                let now = HostFacts.pythonLayout(of: "\(view.fateRoot)/python")
+                let now = view.trees["python"]?.layout
                 // The layout cannot tell 1.4.2/1.4.3 from 1.4.4: the files can.
-                let release = HostFacts.pythonRelease(of: "\(view.fateRoot)/python")
+                let release = view.trees["python"]?.release
                 let ok = now == layout && release != .target
                 check("python", ok, "python/ is \(now?.rawValue ?? "missing")\(release.map { ", FATE \($0.shown)'s files" } ?? ""); before the upgrade it was \(layout.rawValue)"
                       + (ok ? "" : ": roll back again, or restore python/ from the python_<timestamp> backup that holds the old release by hand"))
@@ -72,11 +72,11 @@ public struct VerifyOperation {
                 check("journal", true, "upgraded: " + live.map { "\($0.component.rawValue) (\($0.id))" }.joined(separator: ", "))
             }
             if view.pythonUpgraded, let run = live.last(where: { $0.component.touchesPython && $0.outcome == .succeeded }) {
-                let layout = HostFacts.pythonLayout(of: "\(view.fateRoot)/python")
+                let layout = view.trees["python"]?.layout
                 let backup = view.pythonBackup(of: run)
                 // After sign-off, cleanup may have removed the old tree on purpose.
                 let cleaned = (run.cleanedUp ?? []).contains { Path.name($0).hasPrefix("python_") }
-                let release = HostFacts.pythonRelease(of: "\(view.fateRoot)/python")
+                let release = view.trees["python"]?.release
                 check("python", layout == .v142 && release == .target && (backup != nil || cleaned),
                       layout != .v142 || release != .target ? "python/ is \(layout?.rawValue ?? "missing")\(release.map { " with FATE \($0.shown)'s files" } ?? ""), not the 1.4.4 tree the journal \(run.id) records: \(rollback), then apply again"
                       : backup == nil && cleaned ? "python/ is the new tree (\(layout!.rawValue) layout); cleanup removed the old one after sign-off"
@@ -121,7 +121,7 @@ public struct VerifyOperation {
             // in place (else it runs a tree or settings from before), on the configured ports.
             let service = FateFlowService(view.parameters)
             let expected = service.expectation(since: nil)
-            let servers = HostFacts.fateFlowServers()
+            let servers = view.servers
             if shouldRun {
                 switch expected.judgeRunning(servers) {
                 case .failure(let problems):

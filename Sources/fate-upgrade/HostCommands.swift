@@ -42,7 +42,7 @@ extension FateUpgrade {
         var json: Bool { outputOptions.json }
 
         func run() throws {
-            let view = try HostView(fateRoot: host.fateRoot, role: role, password: try host.secret())
+            let view = try HostSurvey(fateRoot: host.fateRoot, role: role, password: try host.secret())
             let status = HostStatus.gather(view)
             if json { try FateUpgrade.printJSON(status) } else { status.lines.forEach(Console.shared.say) }
         }
@@ -76,7 +76,7 @@ extension FateUpgrade {
 
         func run() throws {
             let console = Console.shared
-            let view = try HostView(fateRoot: host.fateRoot, role: role, password: try host.secret())
+            let view = try HostSurvey(fateRoot: host.fateRoot, role: role, password: try host.secret())
             let operation = VerifyOperation(view: view, rolledBack: rolledBack)
             let report = try operation.record(operation.run())
             for check in report.checks {

@@ -15,14 +15,15 @@ import Testing
         var root: String { sandbox.fateRoot.path }
 
         init(_ deploy: FateSandbox.Deploy, script: URL? = nil, service: URL? = nil, pythonPackage: String? = nil,
-             packageOptions: [String] = [], dataFolderSize: String? = nil, cluster: Bool = false) throws {
+             packageOptions: [String] = [], dataFolderSize: String? = nil, cluster: Bool = false, sitePorts: Bool = true) throws {
             mysql = try MariaDB.start(dataFolderSize: dataFolderSize)
             try mysql.loadFateFlow140()
             sandbox = try FateSandbox.make(deploy: deploy, mysql: mysql, cluster: cluster)
             folder = try Support.temporaryFolder()
             let raw = folder.appendingPathComponent("upgrade_1_4_0-1_4_4.tar.gz")
             try Support.makePackage(at: raw, extra: (script.map { ["--script", $0.path] } ?? []) + (service.map { ["--service-script", $0.path] } ?? [])
-                                    + Scenario.portOptions(sandbox) + packageOptions)
+                                    + (sitePorts ? Scenario.portOptions(sandbox) : ["--http-port", "\(try Support.freePort())", "--grpc-port", "\(try Support.freePort())"])
+                                    + packageOptions)
             package = folder.appendingPathComponent("upgrade_package_new.tar.gz")
             let packed = try Support.tool([
                 "pack", raw.path, "-o", package.path,
@@ -39,6 +40,8 @@ import Testing
 
         /// The new tree's ports: the site's, as on a host where fate_flow keeps FATE's 9380 and 9360,
         /// so that the new tree's service.sh (which looks for them with lsof) finds the site's fate_flow.
+        /// With `sitePorts: false` they are others, as for a site that moved its ports: the new tree's
+        /// service.sh then looks on the release's ports, and finds nothing once the site's are carried.
         static func portOptions(_ sandbox: FateSandbox) throws -> [String] {
             let ports = try sandbox.ports()
             return ["--http-port", "\(ports.http)", "--grpc-port", "\(ports.grpc)"]

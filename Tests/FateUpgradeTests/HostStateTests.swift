@@ -370,10 +370,10 @@ struct DumpRowCounterTests {
     @Test func leftoverTablesAreKnownByTheNamesUpgradesAndRollbacksGive() {
         for name in ["t_job_backup", "t_queue_backup_20261125", "t_task_backup_20261125_2", "t_data_view_pre_restore_20261125",
                      "t_machine_learning_model_meta_pre_restore_20261125_1"] {
-            #expect(HostView.isLeftoverTable(name), "\(name)")
+            #expect(HostSurvey.isLeftoverTable(name), "\(name)")
         }
         for name in ["t_job", "t_jobs_backup", "t_job_backup_x", "t_job_backup_2026112", "my_backup", "t_job_backupx", "t_job_pre_restore_"] {
-            #expect(!HostView.isLeftoverTable(name), "\(name)")
+            #expect(!HostSurvey.isLeftoverTable(name), "\(name)")
         }
     }
 
