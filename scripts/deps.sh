@@ -5,10 +5,11 @@ deps_install() {
     # dash and bash, busybox (a shell in an empty chroot), strace, python3-seccomp (Linux 3.10 as
     # CentOS 7 has it), file and man-db (to check the release), passwd (a second user), and the
     # readers a packed package must satisfy besides GNU tar and busybox: bsdtar (libarchive-tools);
-    # pigz for the benchmark; lsof, with which FATE's own fate_flow/service.sh finds fate_flow.
+    # pigz for the benchmark; lsof, with which FATE's own fate_flow/service.sh finds fate_flow;
+    # python3-pymysql, with which the stand-in fate_flow logs in to its database as FATE's does.
     local packages=(libarchive-dev libyaml-dev zlib1g-dev libacl1-dev pkg-config python3 python3-yaml python3-seccomp
                     dash bash tar gzip util-linux bsdutils coreutils passwd mariadb-server mariadb-client
-                    busybox-static strace file man-db pigz libarchive-tools openssh-server python3-venv lsof "$@")
+                    busybox-static strace file man-db pigz libarchive-tools openssh-server python3-venv lsof python3-pymysql "$@")
     local missing=()
     for package in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

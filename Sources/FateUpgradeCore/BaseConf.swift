@@ -119,6 +119,22 @@ public struct BaseConf: Sendable {
         return YAMLDocument.lookup("grpc_port", in: flow)?.value.scalarText.flatMap { Int($0) }
     }
 
+    /// The `database` block fate_flow connects to in cluster mode (work_mode 1).
+    public struct Database: Sendable, Hashable {
+        public var name: String
+        public var user: String
+        public var password: Secret
+        public var host: String
+        public var port: Int
+    }
+
+    public func database() -> Database? {
+        guard let block = YAMLDocument.lookup("database", in: document.root)?.value else { return nil }
+        func text(_ key: String) -> String? { YAMLDocument.lookup(key, in: block)?.value.scalarText }
+        guard let name = text("name"), let user = text("user"), let host = text("host"), let port = text("port").flatMap({ Int($0) }) else { return nil }
+        return Database(name: name, user: user, password: Secret(text("passwd") ?? ""), host: host, port: port)
+    }
+
     /// `work_mode`: 0 standalone (sqlite, local federation), 1 cluster.
     public func workMode() -> Int? {
         YAMLDocument.lookup("work_mode", in: document.root)?.value.scalarText.flatMap { Int($0) }

@@ -16,6 +16,8 @@ public struct MySQLClient: Sendable {
     public var user: String
     public var password: Secret
     public var timeout: Duration
+    /// TCP instead of the socket: the address fate_flow itself connects to (base_conf.yaml's database).
+    public var server: (host: String, port: Int)?
 
     public init(binary: String, socket: String, user: String, password: Secret, timeout: Duration = .seconds(600)) {
         self.binary = binary
@@ -42,7 +44,8 @@ public struct MySQLClient: Sendable {
             pending.forget()
             rmdir(folder)
         }
-        let text = "[client]\nuser=\(Self.optionValue(user))\npassword=\(Self.optionValue(password.revealed))\nsocket=\(Self.optionValue(socket))\n"
+        let address = server.map { "host=\(Self.optionValue($0.host))\nport=\($0.port)\nprotocol=TCP\nconnect-timeout=5\n" } ?? "socket=\(Self.optionValue(socket))\n"
+        let text = "[client]\nuser=\(Self.optionValue(user))\npassword=\(Self.optionValue(password.revealed))\n" + address
         let descriptor = open(options, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else { throw HostError("cannot write the mysql option file in \(folder): \(Errno.text())") }
         do {
@@ -55,7 +58,7 @@ public struct MySQLClient: Sendable {
         return try body(options)
     }
 
-    var shown: String { "mysql as \(user) through \(socket)" }
+    var shown: String { "mysql as \(user) " + (server.map { "at \($0.host):\($0.port)" } ?? "through \(socket)") }
 
     /// Runs SQL; returns the rows, tab-separated, without column names.
     @discardableResult

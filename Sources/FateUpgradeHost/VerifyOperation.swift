@@ -112,6 +112,10 @@ public struct VerifyOperation {
             if view.databaseUpgraded {
                 checkSchema(expected: .v144, into: &checks, fix: "\(rollback), then apply --component mysql again")
             }
+            // In cluster mode fate_flow logs in to the database base_conf.yaml names, or dies: so does this.
+            if view.pythonUpgraded, view.role == .fateflow, let conf = view.baseConf(), conf.workMode() == 1 {
+                checkDatabase(conf, into: &checks)
+            }
             fateFlowShouldRun = view.pythonUpgraded ? view.role == .fateflow : nil
         }
 
@@ -155,6 +159,27 @@ public struct VerifyOperation {
         }
         let ok = checks.allSatisfy(\.ok)
         return Report(ok: ok, host: hostName(), role: view.role.rawValue, mode: rolledBack ? "rolled back" : "upgraded", checks: checks, recorded: [])
+    }
+
+    /// The database of base_conf.yaml, reached as fate_flow reaches it (TCP, its user and password),
+    /// holding the 1.4.4 schema.
+    private func checkDatabase(_ conf: BaseConf, into checks: inout [Check]) {
+        guard let database = conf.database() else {
+            checks.append(Check(name: "database", ok: false, detail: "base_conf.yaml says work_mode 1 but names no complete database (name, user, host, port)"))
+            return
+        }
+        var client = MySQLClient(binary: view.parameters.mysqlClient, socket: "", user: database.user, password: database.password, timeout: .seconds(30))
+        client.server = (database.host, database.port)
+        let at = "\(database.name) at \(database.host):\(database.port) as \(database.user)"
+        do {
+            let state = SchemaState.judge(try client.columns(in: database.name))
+            checks.append(Check(name: "database", ok: state == .v144,
+                                detail: state == .v144 ? "fate_flow's database \(at) answers with base_conf.yaml's credentials and holds the 1.4.4 schema"
+                                : "fate_flow's database \(at) answers, but its schema is \(state.description), not 1.4.4's: base_conf.yaml names another database than the one upgraded, or run apply --component mysql"))
+        } catch {
+            checks.append(Check(name: "database", ok: false,
+                                detail: "fate_flow cannot use its database \(at) with base_conf.yaml's credentials: \(error.operatorLines.joined(separator: "; ")); carry the site's database settings (fate-upgrade confmigrate) or fix them"))
+        }
     }
 
     private func checkSchema(expected: SchemaState, into checks: inout [Check], fix: String) {

@@ -8,6 +8,7 @@ import Testing
 final class MariaDB: @unchecked Sendable {
     let folder: URL          // holds datadir, the socket, the error log
     let socket: String       // path of the unix socket
+    let port: Int            // TCP on 127.0.0.1, where fate_flow connects in cluster mode
     let user = "root"
     let password: String     // root's password, required: a wrong or missing one is refused
 
@@ -21,14 +22,19 @@ final class MariaDB: @unchecked Sendable {
     static let packageUser = "fate_dev"
     static let packagePassword = "Fate_dev'\"$;#`\\!密"
 
+    /// The account a cluster site's fate_flow logs in with over TCP (base_conf.yaml's `database`).
+    static let siteUser = "fate"
+    static let sitePassword = "S1te db#pass"
+
     private let process: ShellJob
     private let watchdog: ShellJob
     private let optionFile: URL
     private let lock = NSLock()
     private var stopped = false
 
-    private init(folder: URL, process: ShellJob, watchdog: ShellJob, optionFile: URL) {
+    private init(folder: URL, port: Int, process: ShellJob, watchdog: ShellJob, optionFile: URL) {
         self.folder = folder
+        self.port = port
         self.socket = folder.appendingPathComponent("mysql.sock").path
         self.password = Self.rootPassword
         self.process = process
@@ -54,7 +60,7 @@ final class MariaDB: @unchecked Sendable {
     /// InnoDB files fit. Small buffers keep several servers side by side cheap. Native AIO is off because
     /// io_uring/libaio contexts are a machine-wide limit that parallel servers can exhaust.
     private static let tuning = [
-        "--skip-networking", "--skip-name-resolve", "--skip-log-bin",
+        "--skip-name-resolve", "--skip-log-bin",
         "--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
         "--innodb-buffer-pool-size=16M", "--innodb-log-file-size=8M", "--innodb-use-native-aio=0",
         "--innodb-flush-log-at-trx-commit=2", "--key-buffer-size=1M", "--aria-pagecache-buffer-size=8M",
@@ -89,12 +95,14 @@ final class MariaDB: @unchecked Sendable {
             ALTER USER root@localhost IDENTIFIED BY \(sqlString(rootPassword));
             CREATE USER \(packageUser)@localhost IDENTIFIED BY \(sqlString(packagePassword));
             GRANT ALL ON fate_flow.* TO \(packageUser)@localhost;
+            CREATE USER \(siteUser)@'%' IDENTIFIED BY \(sqlString(sitePassword));
+            GRANT ALL ON fate_flow.* TO \(siteUser)@'%';
 
             """.utf8).write(to: setup)
         let run = try Support.run(try program(installDB, "mariadb-install-db"),
                                   ["--no-defaults", "--datadir=\(data.path)"] + userOption
                                   + ["--auth-root-authentication-method=normal", "--skip-test-db", "--extra-file=\(setup.path)"]
-                                  + tuning)
+                                  + tuning + ["--skip-networking"])
         try? FileManager.default.removeItem(at: setup)
         guard run.status == 0 else {
             try? FileManager.default.removeItem(at: folder)
@@ -155,7 +163,10 @@ final class MariaDB: @unchecked Sendable {
                 """.utf8), attributes: [.posixPermissions: 0o600]) else { throw Failure("cannot write \(optionFile.path)") }
 
             // Started as FATE's MySQL is, from a shell that closes nothing: it keeps what it inherits.
+            // TCP on a private port of 127.0.0.1, as fate_flow reaches its database in cluster mode.
+            let port = try Support.freePort()
             let process = try ShellJob(server, ["--no-defaults"] + userOption + [
+                "--port=\(port)", "--bind-address=127.0.0.1",
                 "--datadir=\(folder.appendingPathComponent("data").path)", "--socket=\(socket)",
                 "--pid-file=\(folder.appendingPathComponent("mariadbd.pid").path)", "--log-error=\(errorLog.path)",
             ] + tuning, output: "/dev/null", errors: stderrLog.path)
@@ -196,7 +207,7 @@ final class MariaDB: @unchecked Sendable {
                 throw error
             }
 
-            let database = MariaDB(folder: folder, process: process, watchdog: watchdog, optionFile: optionFile)
+            let database = MariaDB(folder: folder, port: port, process: process, watchdog: watchdog, optionFile: optionFile)
             // A loaded machine running many tests at once can be slow; a server that cannot start exits, which
             // is noticed at once, so the long limit only matters for a server that hangs.
             let deadline = Date().addingTimeInterval(90)
@@ -531,7 +542,7 @@ struct FateSandbox {
     static let clusterEdits: [SiteFile: [(String, String)]] = [
         .baseConf: [("work_mode: 0", "work_mode: 1"),
                     ("  user: fate_dev\n  passwd: fate_dev\n  host: 127.0.0.1\n  port: 3306\n  max_connections: 100",
-                     "  user: fate\n  passwd: 'S1te db#pass'\n  host: 192.168.0.1\n  port: 3306\n  max_connections: 100")],
+                     "  user: fate\n  passwd: 'S1te db#pass'\n  host: localhost\n  port: @MYSQL_PORT@\n  max_connections: 100")],
         .serverConf: [("\"proxy\": {\n\t\t\t\"host\": \"localhost\"", "\"proxy\": {\n\t\t\t\"host\": \"192.168.0.10\"")],
         .settings: [("MAX_CONCURRENT_JOB_RUN = 5\n", "MAX_CONCURRENT_JOB_RUN = 20\n"), ("USE_AUTHENTICATION = False", "USE_AUTHENTICATION = True")],
     ]
@@ -555,7 +566,7 @@ struct FateSandbox {
             var text = try fixture("fate-release/v1.4.0/\(file.rawValue)")
             for (old, new) in cluster ? FateSandbox.clusterEdits[file] ?? [] : [] {
                 guard text.contains(old) else { throw Failure("\(old) is not in FATE 1.4.0's \(file.rawValue)") }
-                text = text.replacingOccurrences(of: old, with: new)
+                text = text.replacingOccurrences(of: old, with: new.replacingOccurrences(of: "@MYSQL_PORT@", with: "\(mysql.port)"))
             }
             return text
         }

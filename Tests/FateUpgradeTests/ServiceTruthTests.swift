@@ -77,11 +77,12 @@ import Testing
     @Test func verifyFailsOnAStaleMovedOrStandaloneFateFlowAndPassesOnAHealthyOne() throws {
         let scenario = try Scenario(.allinone, cluster: true)
         defer { scenario.remove() }
-        let applied = try scenario.apply(["--component", "fatepython"])
+        let applied = try scenario.apply(["--component", "all"])
         #expect(applied.status == 0, "\(applied.output)")
         let healthy = try verify(scenario)
         #expect(healthy.status == 0 && healthy.stdout.contains("ok   fate_flow"), "\(healthy.output)")
         #expect(healthy.stdout.contains("work_mode 1"), "\(healthy.stdout)")
+        #expect(healthy.stdout.contains("ok   database") && healthy.stdout.contains("answers with base_conf.yaml's credentials and holds the 1.4.4 schema"), "\(healthy.stdout)")
 
         // base_conf.yaml's http_port changed after fate_flow started: it still listens on the old one.
         let conf = scenario.sandbox.fateRoot.appendingPathComponent("python/arch/conf/base_conf.yaml")
@@ -124,6 +125,16 @@ import Testing
         _ = try scenario.sandbox.service("restart")
         let again = try verify(scenario)
         #expect(again.status == 0, "\(again.output)")
+
+        // Credentials the database refuses: fate_flow dies at start (as FATE's does), and verify says both.
+        let current = try String(contentsOf: conf, encoding: .utf8)
+        try Data(current.replacingOccurrences(of: "passwd: '\(MariaDB.sitePassword)'", with: "passwd: 'not the password'").utf8).write(to: conf)
+        _ = try scenario.sandbox.service("restart")
+        let refused = try verify(scenario)
+        #expect(refused.status == 1, "\(refused.output)")
+        #expect(refused.stdout.contains("FAIL database") && refused.stdout.contains("cannot use its database") && refused.stdout.contains("Access denied"), "\(refused.stdout)")
+        #expect(refused.stdout.contains("FAIL fate_flow") && refused.stdout.contains("no fate_flow runs"), "\(refused.stdout)")
+        #expect(!refused.output.contains("not the password"))
     }
 }
 

@@ -32,7 +32,7 @@ import Testing
         let logsBefore = try scenario.sandbox.logs()
         let model = try Self.file(scenario, Self.model), job = try Self.file(scenario, Self.job)
         let before = try Self.lastStart(scenario)
-        #expect(before.contains("work_mode 1, database fate@192.168.0.1, proxy 192.168.0.10:9370, MAX_CONCURRENT_JOB_RUN 20"), "\(before)")
+        #expect(before.contains("work_mode 1, database fate@localhost, proxy 192.168.0.10:9370, MAX_CONCURRENT_JOB_RUN 20"), "\(before)")
         let port = try #require(before.components(separatedBy: "http 127.0.0.1:").last.flatMap { Int($0.prefix { $0.isNumber }) }
                                 ?? before.components(separatedBy: "http 0.0.0.0:").last.flatMap { Int($0.prefix { $0.isNumber }) })
 
@@ -47,9 +47,9 @@ import Testing
         let planned = try scenario.apply(["--component", "all", "--plan"])
         #expect(planned.status == 0, "\(planned.output)")
         for line in ["carried     base_conf.yaml: work_mode = 1 (release: 0)", "carried     base_conf.yaml: database.passwd = ********",
-                     "carried     base_conf.yaml: database.host = 192.168.0.1", "carried     base_conf.yaml: fate_flow.http_port = \(port)",
+                     "carried     base_conf.yaml: database.host = localhost", "carried     base_conf.yaml: database.port = \(scenario.mysql.port)", "carried     base_conf.yaml: fate_flow.http_port = \(port)",
                      "carried     server_conf.json: servers.proxy.host = \"192.168.0.10\"", "carried     settings.py: MAX_CONCURRENT_JOB_RUN = 20 (release: 5)",
-                     "carried     settings.py: USE_AUTHENTICATION = True", "mapped      base_conf.yaml: model_store_address.host = 192.168.0.1",
+                     "carried     settings.py: USE_AUTHENTICATION = True", "mapped      base_conf.yaml: model_store_address.host = localhost",
                      "mapped      base_conf.yaml: zookeeper.hosts = 127.0.0.1:2181", "data: move model_local_cache (1 file", "data: move jobs (1 file"] {
             #expect(planned.stdout.contains(line), "\(line)\n\(planned.stdout)")
         }
@@ -65,14 +65,14 @@ import Testing
         #expect(scenario.sandbox.isFateFlowRunning())
         #expect(Support.waitUntil(seconds: 20) { HostFacts.answers(host: "127.0.0.1", port: port) })
         let after = try Self.lastStart(scenario)
-        #expect(after.contains("http 0.0.0.0:\(port), grpc ") && after.contains("work_mode 1, database fate@192.168.0.1, proxy 192.168.0.10:9370, MAX_CONCURRENT_JOB_RUN 20"), "\(after)")
+        #expect(after.contains("http 0.0.0.0:\(port), grpc ") && after.contains("work_mode 1, database fate@localhost, proxy 192.168.0.10:9370, MAX_CONCURRENT_JOB_RUN 20"), "\(after)")
         let settings = try String(decoding: Self.file(scenario, "python/fate_flow/settings.py"), as: UTF8.self)
         #expect(settings.contains("MODEL_STORE_ADDRESS = get_base_config(\"model_store_address\", {})"), "the new release's code")
         #expect(settings.contains("USE_AUTHENTICATION = True\n"))
         let conf = try pyyamlRegistry(String(decoding: Self.file(scenario, "python/arch/conf/base_conf.yaml"), as: UTF8.self))
         let others = try #require(conf["others"] as? [String: Any])
         #expect((others["database"] as? [String: Any])?["passwd"] as? String == Self.databasePassword)
-        #expect((others["model_store_address"] as? [String: Any])?["host"] as? String == "192.168.0.1")
+        #expect((others["model_store_address"] as? [String: Any])?["host"] as? String == "localhost")
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("python/arch/conf/base_conf.yaml.release").path))
         // Models, jobs and logs moved in, byte for byte; the backup keeps the site's code and settings only.
         #expect(try Self.file(scenario, Self.model) == model && Self.file(scenario, Self.job) == job)

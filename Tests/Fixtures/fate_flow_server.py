@@ -13,6 +13,8 @@
 #   once, at start (a later change is not seen until a restart);
 # - binds fate_flow.host with http_port and grpc_port; a port that cannot be bound ends it with a
 #   traceback in error.log (service.sh still exits 0);
+# - in cluster mode (work_mode 1) logs in to base_conf.yaml's database with PyMySQL, as fate_flow
+#   does, and dies with a traceback when it cannot;
 # - in standalone mode (work_mode 0, or --standalone_node) opens python/fate_flow/fate_flow_sqlite.db and keeps it open;
 # - logs what it runs with to python/logs/fate_flow/fate_flow_stat.log, where tests read it;
 # - keeps every descriptor it inherited; no session of its own.
@@ -40,12 +42,14 @@ def setting(pattern, text, default="?"):
     return found.group(1) if found else default
 
 
+import yaml
 conf = open(os.path.join(python, "arch", "conf", "base_conf.yaml")).read()
-flow = block("fate_flow", conf)
-host = setting(r"^[ \t]+host:[ \t]*(\S+)", flow, "0.0.0.0")
-http_port = int(setting(r"^[ \t]+http_port:[ \t]*(\d+)", flow, "9380"))
-grpc_port = int(setting(r"^[ \t]+grpc_port:[ \t]*(\d+)", flow, "9360"))
-work_mode = setting(r"^work_mode:[ \t]*(\S+)", conf, "0")
+settings = yaml.safe_load(conf)
+flow = settings.get("fate_flow") or {}
+host = str(flow.get("host", "0.0.0.0"))
+http_port = int(flow.get("http_port", 9380))
+grpc_port = int(flow.get("grpc_port", 9360))
+work_mode = str(settings.get("work_mode", 0))
 # As fate_flow_server.py's own flag: standalone whatever base_conf.yaml says.
 if "--standalone_node" in sys.argv[1:]:
     work_mode = "0"
@@ -61,6 +65,15 @@ for port in (grpc_port, http_port):
     server.listen(16)
     listeners.append(server)
 http = listeners[1]
+
+# As fate_flow (peewee over PyMySQL) in cluster mode: it logs in to base_conf.yaml's database at start,
+# and a database it cannot reach, or credentials it is refused with, end it with a traceback.
+mysql = None
+if work_mode == "1":
+    import pymysql
+    db = settings.get("database") or {}
+    mysql = pymysql.connect(host=str(db.get("host")), port=int(db.get("port", 3306)), user=str(db.get("user")),
+                            password=str(db.get("passwd", "")), database=str(db.get("name")), connect_timeout=5)
 
 sqlite = None
 if work_mode == "0":
