@@ -172,6 +172,23 @@ import Testing
         }
     }
 
+    /// A server that refuses the digest scheme itself (its provider disabled) fails the authentication
+    /// step, told apart from connecting and listing; the password is in no message.
+    @Test func aRefusedDigestFailsAtAuthentication() throws {
+        let server = try ZooKeeperServer.start(properties: ["zookeeper.DigestAuthenticationProvider.enabled": "false"])
+        defer { server.stop() }
+        let password = "S3cret-Refused"
+        let outcome = RegistryProbe.run(settings: try Self.settings(server, password: password), expected: Self.expected)
+        guard case .failed(.authenticate, let error) = outcome else {
+            Issue.record("expected a failed authentication, got \(outcome)\n\(server.log)")
+            return
+        }
+        #expect(error.code == .authFailed, "\(error)")
+        #expect(error.description.hasPrefix("ZooKeeper at \(server.hosts[0]) refused the digest credentials: "), "\(error)")
+        #expect(error.description.contains("user 'fate'"), "\(error)")
+        #expect(!"\(outcome)".contains(password) && !String(reflecting: outcome).contains(password))
+    }
+
     @Test func anUnreachablePortFailsToConnectWithinTheBound() throws {
         let port = try Support.freePort()
         let settings = RegistrySettings(useRegistry: true, hosts: ["127.0.0.1:\(port)"], useACL: true, user: "fate", password: "fate")

@@ -39,7 +39,8 @@ final class ZooKeeperServer: @unchecked Sendable {
 
     /// Starts the server and waits (at most `within`) until it answers `ruok` with `imok`.
     /// Throws, so the test FAILS (never skips), with the server's log when it cannot start.
-    static func start(within limit: Duration = .seconds(60)) throws -> ZooKeeperServer {
+    /// `properties`: more `-D` system properties for the server (e.g. a disabled digest provider).
+    static func start(within limit: Duration = .seconds(60), properties: [String: String] = [:]) throws -> ZooKeeperServer {
         for jar in classpath.split(separator: ":") where !FileManager.default.fileExists(atPath: String(jar)) {
             throw Failure("\(jar) not found: install zookeeper (scripts/deps.sh)")
         }
@@ -67,7 +68,8 @@ final class ZooKeeperServer: @unchecked Sendable {
             let began = clock.now
             // A small heap and the serial collector: several servers side by side on two cores stay cheap.
             let process = try ShellJob(java, ["-Xmx96m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                                              "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-Dzookeeper.jmx.log4j.disable=true",
+                                              "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-Dzookeeper.jmx.log4j.disable=true"]
+                                       + properties.sorted { $0.key < $1.key }.map { "-D\($0.key)=\($0.value)" } + [
                                               "-cp", classpath, "org.apache.zookeeper.server.ZooKeeperServerMain", config.path],
                                        output: logFile.path, errors: logFile.path)
             let watchdog: ShellJob
