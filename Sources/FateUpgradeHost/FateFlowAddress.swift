@@ -1,12 +1,29 @@
+import FateUpgradeCore
 import Glibc
 
 /// The address fate_flow 1.4.4 puts in its registry node: `IP = socket.gethostbyname(socket.getfqdn())`,
 /// resolved here the way CPython's socket module resolves it, so that the node name we expect
 /// is the one fate_flow created on this host.
 ///
-/// A static fate-upgrade resolves names with glibc's NSS modules loaded at run time; where they
-/// are missing (a host without glibc's libnss_files) only numeric names resolve.
+/// In-process, a static fate-upgrade resolves names through glibc's NSS modules, which it loads
+/// from the host at run time (the release otherwise never does: see StaticReleaseTests); a
+/// host whose glibc differs from the one linked may then fail or misbehave. `localIP(python:)`
+/// asks FATE's own interpreter instead, which is what fate_flow itself runs.
 public enum FateFlowAddress {
+    /// What fate_flow's settings evaluate, printed.
+    public static let pythonExpression = "import socket; print(socket.gethostbyname(socket.getfqdn()))"
+
+    /// `socket.gethostbyname(socket.getfqdn())` evaluated by `python` (FATE's interpreter), at most `timeout`.
+    public static func localIP(python: String, timeout: Duration = .seconds(20)) throws(HostError) -> String {
+        let result = try ChildProcess.run(Command(python, ["-c", pythonExpression]), timeout: timeout)
+        let text = result.stdoutText.trimmingWhitespace()
+        guard result.termination.succeeded, !result.timedOut, !text.isEmpty, !text.contains("\n") else {
+            let why = result.timedOut ? "did not answer within \(timeout)" : "failed (\(result.termination)): \(result.stderrText.trimmingWhitespace())"
+            throw HostError("\(python) -c '\(pythonExpression)' \(why)")
+        }
+        return text
+    }
+
     /// `socket.gethostbyname(socket.getfqdn())`.
     public static func localIP() throws(HostError) -> String {
         let name = fqdn()

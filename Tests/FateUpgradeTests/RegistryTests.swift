@@ -320,6 +320,8 @@ import Testing
         let lines = run.stdout.split(separator: "\n").map(String.init)
         #expect(FateFlowAddress.fqdn() == lines.first)
         #expect(try FateFlowAddress.localIP() == lines.last)
+        #expect(try FateFlowAddress.localIP(python: Command.locate("python3")!) == lines.last)
+        #expect(throws: HostError.self) { try FateFlowAddress.localIP(python: "/bin/false") }
     }
 
     /// Runs fate_flow_register.register() to completion in python3, its log lines on stdout.
