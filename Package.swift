@@ -16,6 +16,8 @@ let package = Package(
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Debian's libzookeeper-mt-dev ships no .pc file, so the module map names the library itself.
+        .systemLibrary(name: "CZooKeeper", providers: [.apt(["libzookeeper-mt-dev"])]),
         // fork/exec and the signal handler: code that must stay async-signal-safe, so C.
         .target(name: "CHost"),
 
@@ -23,8 +25,8 @@ let package = Package(
         .target(name: "FateUpgradeCore", dependencies: ["CYAML"]),
         // Reading, rewriting and extracting packages: the only module that sees libarchive and zlib.
         .target(name: "FateUpgradeArchive", dependencies: ["FateUpgradeCore", "CArchive", "CZlib", "CHost"]),
-        // Everything that touches the host: processes, MySQL, services, journal, the operations.
-        .target(name: "FateUpgradeHost", dependencies: ["FateUpgradeCore", "FateUpgradeArchive", "CHost"]),
+        // Everything that touches the host: processes, MySQL, ZooKeeper, services, journal, the operations.
+        .target(name: "FateUpgradeHost", dependencies: ["FateUpgradeCore", "FateUpgradeArchive", "CHost", "CZooKeeper"]),
 
         .executableTarget(
             name: "fate-upgrade",

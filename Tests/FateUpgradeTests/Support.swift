@@ -75,15 +75,19 @@ enum Support {
     }
 
     /// Starts a program as a job-control shell does (`program &` from an operator's terminal): standard
-    /// input from /dev/null, `output` and `errors` as its 1 and 2, every other descriptor of this test
-    /// process without close-on-exec inherited, no new session, signals unblocked and at their defaults,
-    /// a process group of its own. Returns at once; the caller waits.
+    /// input from /dev/null (or `input`), `output` and `errors` as its 1 and 2, every other descriptor of
+    /// this test process without close-on-exec inherited, no new session, signals unblocked and at their
+    /// defaults, a process group of its own. Returns at once; the caller waits.
     static func spawnAsAShell(_ program: String, _ arguments: [String], environment: [String: String],
-                              output: Int32, errors: Int32) throws -> pid_t {
+                              input: Int32? = nil, output: Int32, errors: Int32) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let input {
+            posix_spawn_file_actions_adddup2(&actions, input, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, output, 1)
         posix_spawn_file_actions_adddup2(&actions, errors, 2)
         var attributes = posix_spawnattr_t()
@@ -256,8 +260,8 @@ final class ShellJob: @unchecked Sendable {
     private let lock = NSLock()
     private var status: Int32? = nil
 
-    /// Output and errors are appended to the files named.
-    init(_ program: String, _ arguments: [String], output: String, errors: String) throws {
+    /// Output and errors are appended to the files named; standard input is /dev/null, or `input`.
+    init(_ program: String, _ arguments: [String], input: Int32? = nil, output: String, errors: String) throws {
         let out = open(output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard out >= 0 else { throw Failure("\(output): \(String(cString: strerror(errno)))") }
         defer { close(out) }
@@ -266,7 +270,7 @@ final class ShellJob: @unchecked Sendable {
         defer { close(err) }
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "FATE_DB_PASS")
-        pid = try Support.spawnAsAShell(program, arguments, environment: environment, output: out, errors: err)
+        pid = try Support.spawnAsAShell(program, arguments, environment: environment, input: input, output: out, errors: err)
     }
 
     /// The exit status once it has ended (128 + the signal for a killed one), else nil.
