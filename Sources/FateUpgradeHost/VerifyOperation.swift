@@ -112,6 +112,12 @@ public struct VerifyOperation {
             if view.databaseUpgraded {
                 checkSchema(expected: .v144, into: &checks, fix: "\(rollback), then apply --component mysql again")
             }
+            // With use_registry, fate_flow 1.4.4 must be in ZooKeeper under this host's address, asked
+            // with base_conf.yaml's hosts and digest credentials, as fate_flow and FATE-Serving ask.
+            if view.pythonUpgraded, view.role == .fateflow, let conf = view.baseConf(), let current = try? conf.current(),
+               current.useRegistry?.value == true {
+                checkRegistry(RegistrySettings(asFateFlowReads: current), conf, into: &checks)
+            }
             // In cluster mode fate_flow logs in to the database base_conf.yaml names, or dies: so does this.
             if view.pythonUpgraded, view.role == .fateflow, let conf = view.baseConf(), conf.workMode() == 1 {
                 checkDatabase(conf, into: &checks)
@@ -159,6 +165,40 @@ public struct VerifyOperation {
         }
         let ok = checks.allSatisfy(\.ok)
         return Report(ok: ok, host: hostName(), role: view.role.rawValue, mode: rolledBack ? "rolled back" : "upgraded", checks: checks, recorded: [])
+    }
+
+    /// This host's provider node (fate_flow 1.4.4's name for it: its IP as FATE's interpreter resolves
+    /// it, and http_port), and the persistent nodes 1.4.0/1.4.1 left.
+    private func checkRegistry(_ settings: RegistrySettings, _ conf: BaseConf, into checks: inout [Check]) {
+        guard let port = conf.fateFlowHTTP()?.port else {
+            checks.append(Check(name: "registry", ok: false, detail: "base_conf.yaml says use_registry but names no fate_flow.http_port, so fate_flow's node cannot be named"))
+            return
+        }
+        // FATE's own interpreter resolves the name, as fate_flow does; in-process only without one.
+        let python = "\(view.fateRoot)/common/python/venv/bin/python"
+        let ip: String
+        do {
+            ip = access(python, X_OK) == 0 ? try FateFlowAddress.localIP(python: python) : try FateFlowAddress.localIP()
+        } catch {
+            checks.append(Check(name: "registry", ok: false, detail: "this host's address as fate_flow registers it is not known: \(error.operatorLines.joined(separator: "; "))"))
+            return
+        }
+        let node = FlowProviderNode(ip: ip, httpPort: port)
+        let at = settings.hosts.joined(separator: ",")
+        switch RegistryProbe.run(settings: settings, expected: node) {
+        case .failed(let step, let error):
+            let why = switch step {
+            case .connect: "fate_flow exits at start when it cannot reach ZooKeeper"
+            case .authenticate: "the server refuses the digest credentials"
+            case .list, .stat: "zookeeper.user/password are not the ones the nodes were made with: fate_flow's create fails (only logged) and it runs unregistered"
+            }
+            checks.append(Check(name: "registry", ok: false, detail: "ZooKeeper check failed at \(step.rawValue): \(error.operatorLines.joined(separator: "; ")) (\(why))"))
+        case .findings(let findings):
+            let problems = findings.filter(\.isProblem)
+            checks.append(Check(name: "registry", ok: problems.isEmpty,
+                                detail: problems.isEmpty ? "fate_flow is registered in ZooKeeper at \(at) as \(node.url) (an ephemeral node of a live session)"
+                                : "ZooKeeper at \(at): " + problems.map(\.description).joined(separator: "; ")))
+        }
     }
 
     /// The database of base_conf.yaml, reached as fate_flow reaches it (TCP, its user and password),

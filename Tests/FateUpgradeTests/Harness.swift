@@ -573,6 +573,8 @@ struct FateSandbox {
         try write("fate_flow/settings.py", try release(.settings))
         try write("fate_flow/utils/__init__.py", "")
         try write("fate_flow/utils/setting_utils.py", try release(.settingUtils))
+        // What the stand-in server registers in ZooKeeper with, where FATE keeps ServiceUtils.
+        try write("fate_flow/utils/service_utils.py", try fixture("fate_flow_register.py"))
         // Its own ports: sandboxes run side by side, the stand-in binds them as fate_flow does, and
         // FATE's service.sh looks for them with lsof (as a site that moves them must edit it to).
         let http = try Support.freePort(), grpc = try Support.freePort()

@@ -209,3 +209,67 @@ import Testing
         #expect(verified.status == 0, "\(verified.output)")
     }
 }
+
+/// verify against a real ZooKeeper (issue 19): a 1.4.0 site that used the configuration center, upgraded,
+/// its registry settings mapped into base_conf.yaml, and the new fate_flow registering as 1.4.4 does.
+@Suite(.serialized) struct RegistryVerifyTests {
+    typealias Scenario = ApplyRollbackTests.Scenario
+    static let zkPassword = "zk s3cret#1"
+
+    func verify(_ scenario: Scenario) throws -> Run {
+        try Support.tool(["verify", "--fate-root", scenario.root], environment: scenario.environment)
+    }
+
+    @Test func verifyPassesOnARegisteredFateFlowAndFailsOnAStaleUnregisteredOrUnreachableOne() throws {
+        let zookeeper = try ZooKeeperServer.start()
+        defer { zookeeper.stop() }
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        // The 1.4.0 site's configuration center: in settings.py and setting_utils.py, as 1.4.0 keeps it.
+        let python = scenario.sandbox.fateRoot.appendingPathComponent("python")
+        for (file, edits) in [("fate_flow/settings.py", [("USE_CONFIGURATION_CENTER = False", "USE_CONFIGURATION_CENTER = True"),
+                                                         ("ZOOKEEPER_HOSTS = ['127.0.0.1:2181']", "ZOOKEEPER_HOSTS = ['\(zookeeper.hosts[0])']")]),
+                              ("fate_flow/utils/setting_utils.py", [("USE_ACL = False", "USE_ACL = True"), ("ZK_PASSWORD = 'fate'", "ZK_PASSWORD = '\(Self.zkPassword)'")])] {
+            let url = python.appendingPathComponent(file)
+            var text = try String(contentsOf: url, encoding: .utf8)
+            for (old, new) in edits {
+                #expect(text.contains(old), "\(file): \(old)")
+                text = text.replacingOccurrences(of: old, with: new)
+            }
+            try Data(text.utf8).write(to: url)
+        }
+        let applied = try scenario.apply(["--component", "fatepython"])
+        #expect(applied.status == 0, "\(applied.output)")
+        #expect(applied.stdout.contains("use_registry         true  (from USE_CONFIGURATION_CENTER"), "\(applied.stdout)")
+        #expect(!applied.output.contains(Self.zkPassword))
+        let healthy = try verify(scenario)
+        #expect(healthy.status == 0, "\(healthy.output)")
+        #expect(healthy.stdout.contains("ok   registry") && healthy.stdout.contains("registered in ZooKeeper at \(zookeeper.hosts[0])"), "\(healthy.stdout)")
+
+        // A persistent node a 1.4.0/1.4.1 fate_flow left for another address: listed, and a failure.
+        let stale = FlowProviderNode(ip: "10.20.30.50", httpPort: 9380)
+        let fate140 = try KazooSession(.init(hosts: zookeeper.hosts, digest: ["fate", Self.zkPassword], persistent: [stale.path]))
+        fate140.end()
+        let listed = try verify(scenario)
+        #expect(listed.status == 1 && listed.stdout.contains("FAIL registry") && listed.stdout.contains("10.20.30.50:9380"), "\(listed.stdout)")
+
+        // Credentials ZooKeeper's nodes were not made with: fate_flow runs unregistered; verify says so.
+        let conf = python.appendingPathComponent("arch/conf/base_conf.yaml")
+        let text = try String(contentsOf: conf, encoding: .utf8)
+        #expect(text.contains(Self.zkPassword))
+        try Data(text.replacingOccurrences(of: Self.zkPassword, with: "wrong pass").utf8).write(to: conf)
+        _ = try scenario.sandbox.service("restart")
+        #expect(scenario.sandbox.isFateFlowRunning())
+        let unregistered = try verify(scenario)
+        #expect(unregistered.status == 1 && unregistered.stdout.contains("FAIL registry") && unregistered.stdout.contains("ZNOAUTH"), "\(unregistered.stdout)")
+        #expect(!unregistered.output.contains("wrong pass") && !unregistered.output.contains(Self.zkPassword))
+
+        // ZooKeeper gone: fate_flow cannot start, and verify names the connection.
+        try Data(text.utf8).write(to: conf)
+        zookeeper.stop()
+        _ = try scenario.sandbox.service("restart")
+        let unreachable = try verify(scenario)
+        #expect(unreachable.status == 1 && unreachable.stdout.contains("FAIL registry") && unreachable.stdout.contains("failed at connect"), "\(unreachable.stdout)")
+        #expect(unreachable.stdout.contains("FAIL fate_flow"), "\(unreachable.stdout)")
+    }
+}

@@ -16,6 +16,7 @@
 # - in cluster mode (work_mode 1) logs in to base_conf.yaml's database with PyMySQL, as fate_flow
 #   does, and dies with a traceback when it cannot;
 # - in standalone mode (work_mode 0, or --standalone_node) opens python/fate_flow/fate_flow_sqlite.db and keeps it open;
+# - with use_registry, registers in ZooKeeper as fate_flow 1.4.4 does (fate_flow_register.py);
 # - logs what it runs with to python/logs/fate_flow/fate_flow_stat.log, where tests read it;
 # - keeps every descriptor it inherited; no session of its own.
 # It ends once the folder holding FATE_ROOT is gone (a sandbox removed), so a test run that dies
@@ -56,6 +57,22 @@ if "--standalone_node" in sys.argv[1:]:
 database = block("database", conf)
 servers = json.load(open(os.path.join(python, "arch", "conf", "server_conf.json")))["servers"]
 tunables = open(os.path.join(python, "fate_flow", "settings.py")).read()
+
+# As ServiceUtils.register() at fate_flow 1.4.4's start, before its servers: with use_registry, an
+# ephemeral node in ZooKeeper under this host's IP (gethostbyname(getfqdn())) and http_port; an
+# unreachable ZooKeeper ends it, a refused create is only logged (fate_flow_register.py, which the
+# trees carry as fate_flow/utils/service_utils.py).
+registry = None
+if settings.get("use_registry", False):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("service_utils", os.path.join(python, "fate_flow", "utils", "service_utils.py"))
+    service_utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(service_utils)
+    os.makedirs(os.path.join(python, "logs", "fate_flow"), exist_ok=True)
+    def stat_log(message):
+        with open(os.path.join(python, "logs", "fate_flow", "fate_flow_stat.log"), "a") as log:
+            log.write(message.rstrip("\n") + "\n")
+    registry = service_utils.register(conf, socket.gethostbyname(socket.getfqdn()), http_port, stat_log)
 
 listeners = []
 for port in (grpc_port, http_port):

@@ -318,6 +318,10 @@ def build_python_package(service_sh=None):
             add_bytes(tar, "python/fate_flow/__init__.py", LICENSE_HEADER, 0o644,
                       ts(2, 9, 40, 0))
             add_bytes(tar, "python/fate_flow/settings.py", SETTINGS_PY, 0o644, ts(2, 9, 41, 13))
+            add_dir(tar, "python/fate_flow/utils", 0o755, d)
+            add_bytes(tar, "python/fate_flow/utils/__init__.py", "", 0o644, ts(2, 9, 41, 9))
+            add_bytes(tar, "python/fate_flow/utils/service_utils.py", (HERE / "fate_flow_register.py").read_bytes(), 0o644,
+                      ts(2, 9, 41, 10))
             add_bytes(tar, "python/fate_flow/fate_flow_server.py", FATE_FLOW_SERVER_PY, 0o644,
                       ts(2, 9, 41, 20))
             # FATE's service.sh looks for fate_flow on hard-coded ports; the tests' own are written there.
