@@ -43,13 +43,8 @@ public struct FateFlowService: Sendable {
                        user: action == "stop" ? nil : owner)
     }
 
-    /// Runs the action, its output passed on line by line and returned; a daemon that keeps the
+    /// Runs the command, its output passed on line by line and returned; a daemon that keeps the
     /// output open does not hold us. Its exit status is only reported: FATE's scripts exit 0 on failure.
-    @discardableResult
-    public func run(_ action: String, console: Console = .shared) throws(HostError) -> [String] {
-        try run(command(action), console: console)
-    }
-
     @discardableResult
     public func run(_ command: Command, console: Console = .shared) throws(HostError) -> [String] {
         let shown = command.shown + (command.user.map { " (as \($0.userName))" } ?? "")

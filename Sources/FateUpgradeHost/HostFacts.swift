@@ -27,25 +27,6 @@ public enum HostFacts {
         return SiteBaseline.detect(site: files).release
     }
 
-    /// Processes running `FATE_FLOW_ROOT/fate_flow_server.py`, however they name it: by full path
-    /// (service.sh: `python ${FATE_PYTHON_ROOT}/fate_flow/fate_flow_server.py`) or relative to their
-    /// working folder (supervisord: `directory=…/fate_flow`, `command=python fate_flow_server.py`).
-    public static func fateFlowProcesses(flowRoot: String) -> [Int32] {
-        guard let server = realPath("\(flowRoot)/fate_flow_server.py") ?? realPath(flowRoot).map({ "\($0)/fate_flow_server.py" }) else { return [] }
-        var found: [Int32] = []
-        for name in FileSystem.names(in: "/proc") {
-            guard let pid = Int32(name), pid != getpid(), let arguments = arguments(of: pid) else { continue }
-            for argument in arguments where argument.hasSuffix("fate_flow_server.py") {
-                let full = argument.hasPrefix("/") ? argument : (realPath("/proc/\(pid)/cwd").map { "\($0)/\(argument)" } ?? argument)
-                if full == server || realPath(full) == server {
-                    if isAlive(pid) { found.append(pid) }
-                    break
-                }
-            }
-        }
-        return found.sorted()
-    }
-
     /// The arguments of a process; nil when it is gone. A process in the middle of execve shows no
     /// arguments for a moment (its new image's are not set up yet), as fate_flow does right after
     /// service.sh's `nohup python …` is seen by `ps`: that is read again, briefly, rather than taken
@@ -85,26 +66,40 @@ public enum HostFacts {
 
     /// Whether something accepts a TCP connection at host:port (IPv4 literal or localhost) within `timeout`.
     public static func answers(host: String, port: Int, timeout: Duration = .seconds(3)) -> Bool {
+        guard let descriptor = connected(host: host, port: port, deadline: ContinuousClock.now + timeout) else { return false }
+        close(descriptor)
+        return true
+    }
+
+    /// A non-blocking TCP socket connected to host:port (IPv4 literal or localhost) by `deadline`, or nil.
+    static func connected(host: String, port: Int, deadline: ContinuousClock.Instant) -> Int32? {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
         let name = host == "localhost" ? "127.0.0.1" : host
-        guard inet_pton(AF_INET, name, &address.sin_addr) == 1 else { return false }
+        guard inet_pton(AF_INET, name, &address.sin_addr) == 1 else { return nil }
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
+        guard descriptor >= 0 else { return nil }
         let started = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        if started == 0 { return true }
-        guard errno == EINPROGRESS else { return false }
-        var poller = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
-        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        guard poll(&poller, 1, milliseconds) == 1 else { return false }
+        if started == 0 { return descriptor }
         var error: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
-        getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
-        return error == 0
+        guard errno == EINPROGRESS, wait(descriptor, for: POLLOUT, until: deadline),
+              getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length) == 0, error == 0 else {
+            close(descriptor)
+            return nil
+        }
+        return descriptor
+    }
+
+    /// Whether `events` come on the descriptor before `deadline`.
+    static func wait(_ descriptor: Int32, for events: Int32, until deadline: ContinuousClock.Instant) -> Bool {
+        let left = deadline - ContinuousClock.now
+        let milliseconds = max(0, Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+        var poller = pollfd(fd: descriptor, events: Int16(events), revents: 0)
+        return poll(&poller, 1, milliseconds) == 1
     }
 
     /// Bytes a tree takes (regular files' sizes; links not followed).
@@ -202,36 +197,15 @@ extension HostFacts {
     /// Whether an HTTP server answers at host:port: a request is sent and a status line must come
     /// back within `timeout` (a port that only accepts is not fate_flow answering).
     public static func answersHTTP(host: String, port: Int, timeout: Duration = .seconds(3)) -> Bool {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
-        let name = host == "localhost" ? "127.0.0.1" : host
-        guard inet_pton(AF_INET, name, &address.sin_addr) == 1 else { return false }
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
         let deadline = ContinuousClock.now + timeout
-        func wait(_ events: Int32) -> Bool {
-            let left = deadline - ContinuousClock.now
-            let milliseconds = max(0, Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
-            var poller = pollfd(fd: descriptor, events: Int16(events), revents: 0)
-            return poll(&poller, 1, milliseconds) == 1
-        }
-        let started = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        if started != 0 {
-            guard errno == EINPROGRESS, wait(POLLOUT) else { return false }
-            var error: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &error, &length)
-            guard error == 0 else { return false }
-        }
+        guard let descriptor = connected(host: host, port: port, deadline: deadline) else { return false }
+        defer { close(descriptor) }
+        let name = host == "localhost" ? "127.0.0.1" : host
         let request = Array("GET / HTTP/1.0\r\nHost: \(name):\(port)\r\n\r\n".utf8)
         guard request.withUnsafeBytes({ send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else { return false }
         var reply: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64)
-        while reply.count < 5, wait(POLLIN) {
+        while reply.count < 5, wait(descriptor, for: POLLIN, until: deadline) {
             let count = recv(descriptor, &buffer, buffer.count, 0)
             guard count > 0 else { break }
             reply += buffer[..<count]

@@ -75,7 +75,11 @@ public struct HostSurvey {
     public var pythonUpgraded: Bool { upgraded.contains { $0.touchesPython } }
     public var databaseUpgraded: Bool { upgraded.contains { $0.touchesDatabase } }
 
-    public var fateFlowPids: [Int32] { HostFacts.fateFlowProcesses(flowRoot: parameters.fateFlowRoot) }
+    /// The surveyed fate_flow processes of this FATE_ROOT, from any of its trees.
+    public var fateFlowPids: [Int32] {
+        let root = HostFacts.realPath(fateRoot) ?? fateRoot
+        return servers.filter { $0.belongs(to: root) }.map(\.pid)
+    }
 
     public var baseConfPath: String { "\(fateRoot)/python/arch/conf/base_conf.yaml" }
 
@@ -200,7 +204,7 @@ public struct HostStatus: Encodable, Sendable {
         let touched = view.journals.contains { $0.component.touchesService }
         let expected: Bool? = view.role == .nodemanager ? false : touched ? true : nil
         let service = Service(running: !pids.isEmpty, pids: pids, expected: expected, http: http.map { "\($0.host):\($0.port)" },
-                              httpAnswers: pids.isEmpty ? nil : http.map { HostFacts.answers(host: $0.host, port: $0.port) })
+                              httpAnswers: pids.isEmpty ? nil : http.map { HostFacts.answersHTTP(host: $0.host, port: $0.port) })
         var schema: String? = nil
         var tables: [Item] = []
         if let client = view.client {

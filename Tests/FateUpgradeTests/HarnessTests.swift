@@ -301,7 +301,8 @@ import Testing
         let root = sandbox.fateRoot.path
         let package = Support.repository.appendingPathComponent("pack/sample/upgrade_1_4_0-1_4_4.tar.gz").path
 
-        let upgrade = try Support.run("sh", ["-euc", """
+        // By hand, from an operator's shell: the fate_flow service.sh starts keeps what the shell had open.
+        let upgrade = try Support.runFromAShell("sh", ["-euc", """
             cd "$1"
             tar xzf "$2" -C "$3"
             bash python/fate_flow/service.sh stop
@@ -317,7 +318,7 @@ import Testing
         let moved = try sandbox.treeSnapshot("python_20200901120000")
         #expect(moved == original, "\(Set(moved.keys).union(original.keys).filter { moved[$0] != original[$0] }.sorted().map { "\($0): \(moved[$0] ?? "-") vs \(original[$0] ?? "-")" })")
 
-        let rollback = try Support.run("sh", ["-euc", """
+        let rollback = try Support.runFromAShell("sh", ["-euc", """
             cd "$1"
             bash python/fate_flow/service.sh stop
             mv python python_upgrade_backup

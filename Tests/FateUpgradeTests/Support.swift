@@ -48,8 +48,9 @@ enum Support {
     /// a job-control shell gives, which a timeout stops. Output goes to a file, as to a terminal: what waits
     /// is `waitpid` on the script, never the end of its output. Both streams land in `stdout`.
     @discardableResult
-    static func runFromAShell(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) throws -> Run {
-        let env = childEnvironment()
+    static func runFromAShell(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                              timeout: Duration = .seconds(120)) throws -> Run {
+        let env = childEnvironment(environment)
         guard let program = Command.locate(executable, path: env["PATH"]) else { throw Failure("\(executable): not found") }
         var template = Array("/tmp/fate-shell-XXXXXX".utf8CString)
         let output = mkstemp(&template)
