@@ -49,6 +49,10 @@ public struct RegistrySettings: Hashable, Sendable {
 /// through libyaml's event positions, so that every byte outside the changed values —
 /// comments, key order, quoting, indentation, blank lines — stays as it was.
 public struct BaseConf: Sendable {
+    /// The largest base_conf.yaml read: far above any real one (a few KiB), so a file over it is
+    /// named as too large rather than taken for missing.
+    public static let sizeLimit = 64 << 20
+
     /// A value found in the file and the line it is on.
     public struct Found<Value: Hashable & Sendable>: Hashable, Sendable {
         public var value: Value

@@ -143,3 +143,112 @@ extension RollbackPlan.Step: CustomStringConvertible {
         }
     }
 }
+
+/// Plans a rollback from what the survey found: which backup holds the old code (proved by its
+/// files, not its name), what the site's data moves back, which tables are renamed. Pure.
+public struct RollbackPlanner: Sendable {
+    /// One item confmigrate moved out of the backup, and whether each end is there now.
+    public struct SiteDataMove: Sendable, Hashable {
+        public var item: String
+        /// Where it was in the backup, and where it is in the upgraded tree.
+        public var from: String
+        public var to: String
+        public var fromExists: Bool
+        public var toExists: Bool
+
+        public init(item: String, from: String, to: String, fromExists: Bool, toExists: Bool) {
+            self.item = item
+            self.from = from
+            self.to = to
+            self.fromExists = fromExists
+            self.toExists = toExists
+        }
+    }
+
+    public var component: UpgradeComponent
+    /// The newest run not rolled back, if there is one.
+    public var journal: UpgradeJournal?
+    /// The folder holding the code and its backups (FATE_ROOT, or FATE_FLOW_ROOT's parent) and its names now.
+    public var codeFolder: String
+    public var codeName: String
+    public var entries: Set<String>
+    /// The `<codeName>_<timestamp>` backups in it that are real folders.
+    public var backups: [String]
+    /// Its python trees, by name (for components that touch python).
+    public var trees: [String: PythonTree]
+    public var tables: Set<String>
+    /// YYYYmmdd, for the names tables are kept under.
+    public var date: String
+    public var snapshot: DatabaseSnapshot?
+
+    public init(component: UpgradeComponent, journal: UpgradeJournal?, codeFolder: String, codeName: String, entries: Set<String>,
+                backups: [String], trees: [String: PythonTree], tables: Set<String>, date: String, snapshot: DatabaseSnapshot? = nil) {
+        self.component = component
+        self.journal = journal
+        self.codeFolder = codeFolder
+        self.codeName = codeName
+        self.entries = entries
+        self.backups = backups
+        self.trees = trees
+        self.tables = tables
+        self.date = date
+        self.snapshot = snapshot
+    }
+
+    /// The backup to restore, the names the plan may rename, and why others are left alone.
+    public var restore: (backup: String?, entries: Set<String>, notes: [String]) {
+        let before = component.touchesFateFlow ? journal?.before.fateFlowBackups : journal?.before.pythonBackups
+        let candidates = before.map { old in backups.filter { !old.contains($0) } } ?? backups
+        var backup = candidates.sorted().last
+        var entries = self.entries
+        var notes: [String] = []
+        guard component.touchesPython else { return (backup, entries, notes) }
+        // The one that holds the release from before, not the newest name: the upgrade script run
+        // again by hand moves a 1.4.4 tree aside too.
+        let made = journal.map { run in (run.after?.pythonBackups ?? []).filter { !run.before.pythonBackups.contains($0) } } ?? []
+        let old = candidates.filter { trees[$0]?.holdsOldRelease == true }
+        let chosen = old.filter(made.contains).sorted().last ?? old.sorted().last
+        for name in candidates.sorted() where name != chosen && trees[name]?.release == .target {
+            notes.append("\(codeFolder)/\(name) holds FATE \(FateRelease.target.rawValue)'s files (the upgrade script run again by hand?): it is not restored, and stays where it is")
+        }
+        if let chosen, chosen != backup, let release = trees[chosen]?.release { notes.append("restoring \(codeFolder)/\(chosen): it holds FATE \(release.shown)'s files") }
+        if chosen == nil, let newest = backup {
+            notes.append("no backup holds a release from before \(FateRelease.target.rawValue) (\(candidates.sorted().joined(separator: ", ")) hold \(FateRelease.target.rawValue)'s files): the code is not rolled back; restore python/ from your own backup")
+            entries.remove(newest)
+        }
+        backup = chosen ?? backup
+        // python/ already back on the old release (rolled back by hand): nothing of the code to undo.
+        if let now = trees[codeName]?.release, now != .target, let chosen {
+            notes.append("\(codeFolder)/python already holds FATE \(now.shown)'s files (rolled back by hand?): the folders are not renamed, and \(chosen) stays")
+            entries.remove(chosen)
+        }
+        return (backup, entries, notes)
+    }
+
+    /// - Parameter siteData: what confmigrate moved out of `restore.backup`, as its record says.
+    public func plan(siteData: [SiteDataMove] = []) -> RollbackPlan {
+        let restore = self.restore
+        // What confmigrate moved out of the backup goes back into it, so the old tree is whole again.
+        var moves: [(from: String, to: String)] = []
+        var notes: [String] = []
+        for move in siteData {
+            switch (move.toExists, move.fromExists) {
+            case (true, false): moves.append((move.to, move.from))
+            case (true, true):
+                // Never merged: the upgraded tree keeps its copy (it goes aside with it) and says so.
+                notes.append("\(move.from) is there again, so \(move.to) is not moved back over it: it stays in the upgraded tree, which the rollback keeps as \(codeName)_upgrade_backup")
+            case (false, _): notes.append("\(move.to) is gone (moved or removed since the upgrade): nothing of \(move.item) to move back")
+            }
+        }
+        var plan = RollbackPlan(component: component, codeFolder: codeFolder, codeName: codeName, backup: restore.backup,
+                                entries: restore.entries, database: fateFlowDatabase, tables: tables, date: date,
+                                snapshot: snapshot, siteData: moves)
+        plan.notes += restore.notes + notes
+        // A nodemanager machine must not run fate_flow (one per cluster): it stays stopped.
+        if journal?.role == MachineRole.nodemanager.rawValue, plan.steps.contains(.startService) {
+            plan.steps.removeAll { $0 == .startService }
+            plan.notes.append("fate_flow is not started again: this is a nodemanager machine (the journal says so)")
+        }
+        return plan
+    }
+}

@@ -7,62 +7,6 @@ import Foundation
 #endif
 import Glibc
 
-/// A machine's role in an ansible cluster: nodemanager machines stop fate_flow afterwards.
-public enum MachineRole: String, Sendable, Codable, CaseIterable {
-    case fateflow, nodemanager
-}
-
-/// The steps of one `apply`, in order: `--plan` prints them, execution runs them.
-public struct ApplyPlan: Sendable {
-    public enum Step: Sendable, CustomStringConvertible {
-        /// Into a private folder first, renamed into place when complete.
-        case extract(package: String, into: String, entries: Int)
-        /// mysqldump of the database before the SQL runs, compressed, into FATE_ROOT/.fate-upgrade/snapshots/.
-        case snapshot(database: String, file: String, tool: String, estimate: Int64)
-        case recordJournal(path: String)
-        /// The package's script, exactly as it runs: interpreter, arguments, folder, time bound.
-        case runScript(Command, log: String, timeout: Duration)
-        /// chown -R of what the script made, to FATE_ROOT's owner (root with --allow-root).
-        case handOver(paths: [String], owner: FileOwner)
-        /// Stop the fate_flow the script started from the new tree with the release's defaults
-        /// (writing into its logs, perhaps a fresh sqlite database), before the site's data moves in.
-        case pauseService(Command)
-        /// The site's settings merged into the new tree and its data moved there (confmigrate);
-        /// `planned`: what the merge will carry, read before anything runs.
-        case carrySite(planned: [String])
-        case startService(Command)
-        /// Restart only when confmigrate changed base_conf.yaml, unless `always`.
-        case restartService(stop: Command, start: Command, always: Bool)
-        case stopService(Command)
-
-        static func shown(_ command: Command) -> String {
-            command.shown + (command.user.map { " (as \($0.userName))" } ?? "")
-        }
-
-        public var description: String {
-            switch self {
-            case .extract(let package, let folder, let entries):
-                "extract \(package) into \(folder)/ (\(entries) entries; a private folder until complete, then readable by you only: the script holds DB_PASS)"
-            case .snapshot(let database, let file, let tool, let estimate):
-                "snapshot database \(database) with \(tool) --single-transaction --routines --triggers into \(file) (0600, gzip; about \(sizeText(estimate)) at most)"
-            case .recordJournal(let path): "record the journal \(path)"
-            case .runScript(let command, let log, let timeout):
-                "run \(Self.shown(command)) in \(command.directory ?? "."), logging to \(log), stopped after \(timeout)"
-            case .handOver(let paths, let owner): "hand \(paths.joined(separator: ", ")) to \(owner.userName) (chown -R)"
-            case .pauseService(let command): "stop fate_flow, which the script started with the new release's default settings: \(Self.shown(command)); then no fate_flow of FATE_ROOT may be left (stopped by pid if so)"
-            case .carrySite(let planned):
-                (["carry the site from the new python_<timestamp> backup into the new python/ (confmigrate):"] + planned.map { "    " + $0 }).joined(separator: "\n")
-            case .startService(let command):
-                "start fate_flow from the new tree, with the site's settings: \(Self.shown(command)); then within \(FateFlowService.startBound) a fate_flow from python/, started by this, must listen on base_conf.yaml's ports and answer HTTP"
-            case .restartService(let stop, let start, let always):
-                (always ? "restart fate_flow as FATE_ROOT's owner: " : "restart fate_flow if confmigrate changed the settings: ") + "\(Self.shown(stop)); \(Self.shown(start))"
-            case .stopService(let command): "stop fate_flow (a cluster runs one fate_flow, on the fateflow machine): \(Self.shown(command))"
-            }
-        }
-    }
-
-    public var steps: [Step]
-}
 
 /// What `apply` did or would do, for --json and for Ansible: no secrets.
 public struct ApplyReport: Encodable, Sendable {
@@ -244,44 +188,15 @@ public struct ApplyOperation {
         }
         forcedNotes = notes
 
-        var steps: [ApplyPlan.Step] = []
-        if done.isEmpty {
-            let p = parameters
-            let owner = check.serviceOwner
-            let service = FateFlowService(p, owner: owner)
-            steps.append(.extract(package: options.package, into: workdir, entries: contents.paths.count))
-            if options.snapshot && options.component.touchesDatabase, let tool = check.dumpTool {
-                steps.append(.snapshot(database: Preflight.database, file: DatabaseSnapshots.file(fateRoot: p.fateRoot, id: id),
-                                       tool: tool, estimate: check.snapshotEstimate))
-            }
-            steps.append(.recordJournal(path: "\(state)/journal/\(id).json"))
-            steps.append(.runScript(Command(interpreter.path, interpreter.arguments + [scriptPath, options.component.rawValue], directory: Path.parent(scriptPath)),
-                                    log: "\(state)/logs/\(id).log", timeout: options.scriptTimeout))
-            // Handed over once fate_flow is stopped and the site carried: what a root-run fate_flow or
-            // the carry wrote is the owner's too.
-            var handOver: ApplyPlan.Step? = nil
-            if let owner {
-                var paths = ["\(p.fateRoot)/python", state]
-                if options.component.touchesFateFlow { paths = [p.fateFlowRoot, state] }
-                if !options.component.touchesService { paths = [state] }
-                handOver = .handOver(paths: paths, owner: owner)
-            }
-            if migrates {
-                steps.append(.pauseService(service.command("stop")))
-                steps.append(.carrySite(planned: sitePlan))
-                if let handOver { steps.append(handOver) }
-                if options.role == .fateflow { steps.append(.startService(service.command("start"))) }
-            } else {
-                if let handOver { steps.append(handOver) }
-                if options.role == .fateflow && options.component.touchesService && owner != nil {
-                    steps.append(.restartService(stop: service.command("stop"), start: service.command("start"), always: true))
-                }
-                if options.role == .nodemanager && options.component.touchesService {
-                    steps.append(.stopService(service.command("stop")))
-                }
-            }
-        }
-        plan = ApplyPlan(steps: steps)
+        let service = FateFlowService(parameters, owner: check.serviceOwner)
+        let planner = ApplyPlanner(
+            component: options.component, role: options.role, fateRoot: parameters.fateRoot, fateFlowRoot: parameters.fateFlowRoot,
+            stateFolder: state, id: id, package: options.package, packageEntries: contents.paths.count, workFolder: workdir,
+            script: Command(interpreter.path, interpreter.arguments + [scriptPath, options.component.rawValue], directory: Path.parent(scriptPath)),
+            scriptTimeout: options.scriptTimeout, snapshotTool: options.snapshot ? check.dumpTool : nil, snapshotEstimate: check.snapshotEstimate,
+            owner: check.serviceOwner, carrySite: migrates ? sitePlan : nil,
+            stop: service.command("stop"), start: service.command("start"), startBound: FateFlowService.startBound)
+        plan = done.isEmpty ? planner.plan : ApplyPlan(steps: [])
     }
 
     /// The settings files of the tree the script will unpack, read from the python package it names
@@ -490,19 +405,19 @@ public struct ApplyOperation {
                     }
                     try fail(.succeeded, ["the upgrade succeeded, but carrying the site's settings and data into the new tree did not; fate_flow is stopped. " + error.operatorLines.joined(separator: "\n") + "\nthen run fate-upgrade confmigrate --fate-root \(shellQuoted(p.fateRoot)) with the choices, and start fate_flow"])
                 }
-            case .startService(let command):
+            case .startService(let command, let bound):
                 do {
-                    let process = try service.start(command, console: console)
+                    let process = try service.start(command, console: console, bound: bound)
                     console.say("started fate_flow from the new tree with the site's settings: pid \(process.pid), listening on \(process.listening.map(String.init).joined(separator: ", ")), answering HTTP")
                 } catch {
                     try fail(.succeeded, ["the upgrade succeeded, but starting fate_flow did not: \(error.operatorLines.joined(separator: "; "))"])
                 }
-            case .restartService(let stop, let start, let always):
+            case .restartService(let stop, let start, let bound, let always):
                 // The script started fate_flow before the settings moved; it reads them only at start.
                 guard confmigrateChanged || always else { return }
                 do {
                     try service.stop(stop, console: console)
-                    try service.start(start, console: console)
+                    try service.start(start, console: console, bound: bound)
                     console.say(confmigrateChanged ? "restarted fate_flow so that it reads the migrated settings" : "restarted fate_flow as \(service.owner?.userName ?? "you")")
                 } catch {
                     try fail(.succeeded, ["the upgrade succeeded, but restarting fate_flow did not: \(error.operatorLines.joined(separator: "; "))"])

@@ -1,3 +1,4 @@
+import FateUpgradeCore
 internal import CHost
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -6,24 +7,10 @@ import Foundation
 #endif
 import Glibc
 
-/// A program to run: what, with which arguments and environment, where and as whom.
-/// The environment is the child's whole environment: nothing of ours is inherited unless
-/// put here (see `Command.baseEnvironment`).
-public struct Command: Sendable {
-    public var executable: String
-    public var arguments: [String]
-    public var environment: [String: String]
-    public var directory: String?
-    /// Run as this user (we must be root); nil runs as we are.
-    public var user: FileOwner?
-
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = Command.baseEnvironment(),
-                directory: String? = nil, user: FileOwner? = nil) {
-        self.executable = executable
-        self.arguments = arguments
-        self.environment = environment
-        self.directory = directory
-        self.user = user
+extension Command {
+    /// With the environment a child of ours gets (`baseEnvironment`).
+    public init(_ executable: String, _ arguments: [String], directory: String? = nil, user: FileOwner? = nil) {
+        self.init(executable, arguments, environment: Command.baseEnvironment(), directory: directory, user: user)
     }
 
     /// The variables a child needs to behave as at the operator's shell (search path, home,
@@ -34,9 +21,6 @@ public struct Command: Sendable {
         if environment["PATH"] == nil { environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" }
         return environment
     }
-
-    /// The command as an operator would type it, for messages.
-    public var shown: String { ([executable] + arguments).map(shellQuoted).joined(separator: " ") }
 
     /// The absolute path of a program: itself if it has a slash, else found on `path`.
     public static func locate(_ program: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
@@ -291,13 +275,6 @@ public enum ChildProcess {
 private func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
     guard let string else { return body(nil) }
     return string.withCString { body($0) }
-}
-
-/// Quotes a word for a POSIX shell when it needs it, for commands shown to the operator.
-public func shellQuoted(_ word: String) -> String {
-    let plain = word.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0)) }
-    if plain && !word.isEmpty { return word }
-    return "'" + word.replacing( "'", with: "'\\''") + "'"
 }
 
 /// mkostemp(O_CLOEXEC): a descriptor no child inherits.

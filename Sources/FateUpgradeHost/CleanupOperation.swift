@@ -11,16 +11,8 @@ import Glibc
 /// still needs (its backup, its `_backup` tables, its snapshot, the work folder holding DB_PASS)
 /// is kept unless `force`.
 public struct CleanupOperation {
-    public struct Item: Encodable, Sendable, Hashable {
-        public enum Kind: String, Encodable, Sendable { case folder, table, file }
-        public var kind: Kind
-        /// A path, or a table name.
-        public var name: String
-        public var bytes: Int64
-        public var why: String
-        /// The run it belongs to, if any.
-        public var run: String?
-    }
+    public typealias Item = CleanupPlan.Item
+    public typealias Step = CleanupPlan.Step
 
     public struct Report: Encodable, Sendable {
         public var outcome: String
@@ -33,10 +25,12 @@ public struct CleanupOperation {
     }
 
     public let view: HostSurvey
-    public let remove: [Item]
-    public let keep: [Item]
-    public let notes: [String]
+    public let plan: CleanupPlan
     let lock: StateLock
+
+    public var remove: [Item] { plan.remove }
+    public var keep: [Item] { plan.keep }
+    public var notes: [String] { plan.notes }
 
     /// - Parameters:
     ///   - snapshotAge: snapshots older than this many seconds are removed (those a kept run needs, never).
@@ -48,26 +42,9 @@ public struct CleanupOperation {
         let root = view.fateRoot
         var notes: [String] = []
         var candidates: [Item] = []
-        var protectedNames: [String: String] = [:]
 
-        // What each run made, and whether a rollback may still need it.
+        // What each run left: its package and the folder it was extracted into.
         for run in view.journals {
-            let needed = run.rolledBack == nil && (run.outcome != .succeeded || run.verifiedAt == nil)
-            let reason = run.outcome != .succeeded ? "\(run.id) \(run.outcome.rawValue) and is not rolled back: rollback needs it"
-                : "\(run.id) is not verified: rollback needs it (run fate-upgrade verify first, or give --force)"
-            func note(_ name: String) { if needed && !force { protectedNames[name] = reason } }
-            if run.rolledBack == nil {
-                for name in (run.after?.pythonBackups ?? []).filter({ !run.before.pythonBackups.contains($0) }) { note("\(root)/\(name)") }
-                let flowParent = Path.parent(run.parameters["FATE_FLOW_ROOT"] ?? "\(root)/python/fate_flow")
-                for name in (run.after?.fateFlowBackups ?? []).filter({ !run.before.fateFlowBackups.contains($0) }) { note("\(flowParent)/\(name)") }
-                for table in (run.after?.backupTables ?? []).filter({ !run.before.backupTables.contains($0) }) { note(table) }
-                // A run that stopped half-way may have made _backup tables the journal could not record.
-                if run.outcome != .succeeded { for table in upgradedTables { note("\(table)_backup") } }
-                if let snapshot = run.snapshot { note(snapshot.file) }
-                if let folder = run.workFolder { note(folder) }
-                note(run.package)
-                note(run.package + ".sha256")
-            }
             var info = stat()
             if lstat(run.package, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
                 candidates.append(Item(kind: .file, name: run.package, bytes: Int64(info.st_size),
@@ -122,11 +99,10 @@ public struct CleanupOperation {
         }
 
         // Tables the upgrade SQL and rollbacks leave.
-        if let client = view.client {
-            let sizes = try client.tableSizes(in: Preflight.database)
+        if case .read(_, let sizes) = view.database {
             for table in sizes.keys.filter(HostSurvey.isLeftoverTable).sorted() {
                 let owner = view.journals.last { ($0.after?.backupTables ?? []).contains(table) }
-                candidates.append(Item(kind: .table, name: table, bytes: sizes[table]!.data + sizes[table]!.index,
+                candidates.append(Item(kind: .table, name: table, bytes: sizes[table]!,
                                        why: table.hasSuffix("_backup") ? "the upgrade SQL's copy of the table before it" : "a table a rollback moved aside",
                                        run: owner?.id))
             }
@@ -134,29 +110,12 @@ public struct CleanupOperation {
             notes.append("tables not looked at: \(note)")
         }
 
-        // Models, jobs and logs are never removed with a tree: a backup still holding them holds
-        // the only copy (confmigrate did not move them, or a rollback moved them back there).
-        for item in candidates where item.kind == .folder {
-            let held = CleanupOperation.siteData(in: item.name)
-            guard !held.isEmpty else { continue }
-            protectedNames[item.name] = "holds the site's \(held.joined(separator: ", ")): never removed by cleanup; move them into \(root)/python with fate-upgrade confmigrate, or by hand, if they are wanted"
+        var siteData: [String: [String]] = [:]
+        for path in candidates.filter({ $0.kind == .folder }).map(\.name) + ["\(root)/python"] {
+            siteData[path] = CleanupOperation.siteData(in: path)
         }
-        let live = CleanupOperation.siteData(in: "\(root)/python")
-        if !live.isEmpty { notes.append("the site's \(live.joined(separator: ", ")) are in \(root)/python, which cleanup never touches") }
-
-        var remove: [Item] = []
-        var keep: [Item] = []
-        var seen: Set<String> = []
-        for item in candidates where seen.insert(item.name).inserted {
-            if let reason = protectedNames[item.name] {
-                keep.append(Item(kind: item.kind, name: item.name, bytes: item.bytes, why: reason, run: item.run))
-            } else {
-                remove.append(item)
-            }
-        }
-        self.remove = remove
-        self.keep = keep
-        self.notes = notes
+        plan = CleanupPlanner(fateRoot: root, fateFlowRoot: flowRoot, journals: view.journals, found: candidates,
+                              siteData: siteData, notes: notes, force: force).plan
     }
 
     /// The site data items a tree holds, with something in them (`jobs/ (12 files)`).
@@ -167,34 +126,13 @@ public struct CleanupOperation {
         }
     }
 
-    public var bytes: Int64 { remove.reduce(0) { $0 + $1.bytes } }
+    public var bytes: Int64 { plan.bytes }
 
     public func report(outcome: String, removed: [String] = []) -> Report {
         Report(outcome: outcome, changed: !removed.isEmpty, remove: remove, keep: keep, removed: removed, notes: notes, bytes: bytes)
     }
 
-    /// One removal: the tables in one DROP TABLE, or one folder or file.
-    public enum Step: CustomStringConvertible, Sendable {
-        case dropTables(database: String, statement: String, [String])
-        case remove(Item)
-
-        public var description: String {
-            switch self {
-            case .dropTables(let database, let statement, _): "in database \(database): \(statement)"
-            case .remove(let item): item.kind == .folder ? "rm -rf \(shellQuoted(item.name))" : "rm \(shellQuoted(item.name))"
-            }
-        }
-    }
-
-    /// The plan: exactly what `--yes` runs.
-    public var steps: [Step] {
-        let tables = remove.filter { $0.kind == .table }.map(\.name)
-        var steps: [Step] = []
-        if !tables.isEmpty, view.client != nil {
-            steps.append(.dropTables(database: Preflight.database, statement: "DROP TABLE " + tables.map(MySQLClient.identifier).joined(separator: ", ") + ";", tables))
-        }
-        return steps + remove.filter { $0.kind != .table }.map(Step.remove)
-    }
+    public var steps: [Step] { plan.steps }
 
     /// Runs the steps; journals record what went.
     public func execute(console: Console = .shared) throws -> Report {

@@ -39,15 +39,10 @@ public enum FileDescriptorWriter {
     }
 }
 
-/// A user and group by number. Names come from /etc/passwd and /etc/group read directly:
-/// a static binary cannot use the C library's NSS lookups.
-public struct FileOwner: Sendable, Hashable, CustomStringConvertible {
-    public var uid: uid_t
-    public var gid: gid_t
-
+extension FileOwner {
+    /// Its name from /etc/passwd read directly: a static binary cannot use the C library's NSS lookups.
     public init(uid: uid_t, gid: gid_t) {
-        self.uid = uid
-        self.gid = gid
+        self.init(uid: uid, gid: gid, name: UserDatabase.name(ofUser: uid))
     }
 
     public static var current: FileOwner { FileOwner(uid: geteuid(), gid: getegid()) }
@@ -58,11 +53,6 @@ public struct FileOwner: Sendable, Hashable, CustomStringConvertible {
         guard lstat(path, &info) == 0 else { return nil }
         return FileOwner(uid: info.st_uid, gid: info.st_gid)
     }
-
-    /// The user's name from /etc/passwd, or `#uid` (which sudo -u also takes).
-    public var userName: String { UserDatabase.name(ofUser: uid) ?? "#\(uid)" }
-
-    public var description: String { "\(userName) (uid \(uid))" }
 }
 
 /// /etc/passwd, read directly (see `AccountFile`).

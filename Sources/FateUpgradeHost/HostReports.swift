@@ -7,14 +7,7 @@ import Foundation
 #endif
 import Glibc
 
-/// One python tree in FATE_ROOT (`python`, `python_<ts>`, `python_upgrade_backup…`), as its files say.
-public struct PythonTree: Sendable, Hashable {
-    public var name: String
-    public var path: String
-    public var layout: PythonTreeLayout?
-    /// The release its settings files come from: what tells a 1.4.4 tree from the one before it.
-    public var release: FateRelease?
-
+extension PythonTree {
     /// Every python tree directly in `folder`, by name; each read once.
     public static func survey(_ folder: String) -> [String: PythonTree] {
         var trees: [String: PythonTree] = [:]
@@ -25,96 +18,54 @@ public struct PythonTree: Sendable, Hashable {
         }
         return trees
     }
-
-    /// Whether its files are a release from before the one the upgrade installs.
-    public var holdsOldRelease: Bool { release.map { $0 != .target } ?? false }
 }
 
-/// One FATE host as the journals and the disk describe it, read once per command: the journals,
-/// the python trees and their releases, the fate_flow processes; the database on demand.
-public struct HostSurvey {
-    public let fateRoot: String
-    public let journals: [UpgradeJournal]
-    public let parameters: ScriptParameters
-    public let role: MachineRole
-    /// Set when the database can be asked (its socket is here and DB_PASS is known).
-    public let client: MySQLClient?
-    /// Why it cannot, when it cannot.
-    public let databaseNote: String?
-
-    public let trees: [String: PythonTree]
-    public let servers: [FateFlowProcess]
-
-    public var live: [UpgradeJournal] { journals.filter { $0.rolledBack == nil } }
-
-    public init(fateRoot: String, role: MachineRole? = nil, password: Secret? = nil) throws {
+extension HostSurvey {
+    /// Reads the host: the journals, the trees, the fate_flow processes, base_conf.yaml, and the
+    /// database when its socket is here and DB_PASS is known.
+    /// - Parameter package: without a journal, the package or its unpacked folder, for its parameters.
+    public init(fateRoot: String, role: MachineRole? = nil, package: String? = nil, password: Secret? = nil) throws {
         guard FileSystem.isDirectory(fateRoot) else { throw HostError("FATE_ROOT \(fateRoot) is not a folder (give --fate-root)") }
         if let problem = StateFolder.problems(fateRoot: fateRoot).first { throw HostError(problem) }
-        self.fateRoot = fateRoot
-        journals = try UpgradeJournal.all(fateRoot: fateRoot)
+        let journals = try UpgradeJournal.all(fateRoot: fateRoot)
         let newest = journals.last { $0.rolledBack == nil } ?? journals.last
-        parameters = try HostParameters.resolve(fateRoot: fateRoot, journal: newest, password: password)
-        self.role = role ?? newest.flatMap { MachineRole(rawValue: $0.role) } ?? .fateflow
-        trees = PythonTree.survey(fateRoot)
-        servers = HostFacts.fateFlowServers()
+        let parameters = try HostParameters.resolve(fateRoot: fateRoot, journal: newest, package: package, password: password)
+        let confPath = "\(fateRoot)/python/arch/conf/base_conf.yaml"
+        var conf: BaseConf? = nil
+        var confProblem: String? = nil
+        var changed: Double? = nil
+        do {
+            conf = try BaseConf(parsing: try FileSystem.read(confPath, limit: BaseConf.sizeLimit), file: confPath)
+            var info = stat()
+            if stat(confPath, &info) == 0 { changed = Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9 }
+        } catch {
+            confProblem = error.operatorLines.joined(separator: "; ")
+        }
+        var database: DatabaseView
         var status = stat()
         if stat(parameters.mysqlSocketPath, &status) != 0 || status.st_mode & S_IFMT != S_IFSOCK {
-            client = nil
-            databaseNote = "no MySQL socket at \(parameters.mysqlSocketPath): the database is not on this host"
+            database = .notAsked("no MySQL socket at \(parameters.mysqlSocketPath): the database is not on this host")
         } else if parameters.dbPass.isEmpty {
-            client = nil
-            databaseNote = "DB_PASS is not known here (the upgrade's work folder is gone): give --db-pass-file, --db-pass-stdin or FATE_DB_PASS"
+            database = .notAsked("DB_PASS is not known here (the upgrade's work folder is gone): give --db-pass-file, --db-pass-stdin or FATE_DB_PASS")
         } else {
-            client = MySQLClient(parameters)
-            databaseNote = nil
-        }
-    }
-
-    /// The components upgraded by runs that are in place.
-    public var upgraded: Set<UpgradeComponent> { Set(live.filter { $0.outcome == .succeeded }.map(\.component)) }
-    public var pythonUpgraded: Bool { upgraded.contains { $0.touchesPython } }
-    public var databaseUpgraded: Bool { upgraded.contains { $0.touchesDatabase } }
-
-    /// The surveyed fate_flow processes of this FATE_ROOT, from any of its trees.
-    public var fateFlowPids: [Int32] {
-        let root = HostFacts.realPath(fateRoot) ?? fateRoot
-        return servers.filter { $0.belongs(to: root) }.map(\.pid)
-    }
-
-    public var baseConfPath: String { "\(fateRoot)/python/arch/conf/base_conf.yaml" }
-
-    public func baseConf() -> BaseConf? {
-        guard let bytes = try? FileSystem.read(baseConfPath, limit: 1 << 20) else { return nil }
-        return try? BaseConf(parsing: bytes, file: baseConfPath)
-    }
-
-    public func schema() throws(HostError) -> SchemaState? {
-        guard let client else { return nil }
-        return SchemaState.judge(try client.columns(in: Preflight.database))
-    }
-
-    /// The python_<ts> backup a run made, when it is still there.
-    public func pythonBackup(of run: UpgradeJournal) -> String? {
-        let made = (run.after?.pythonBackups ?? []).filter { !run.before.pythonBackups.contains($0) && trees[$0] != nil }
-        // The one holding the release from before, by its files, where there are several.
-        let old = made.filter { trees[$0]?.release != .target }
-        return (old.isEmpty ? made : old).sorted().last.map { "\(fateRoot)/\($0)" }
-    }
-
-    /// Tables named as the upgrade and its rollbacks leave them: `<t>_backup`, `<t>_backup_<date>[_n]`, `<t>_pre_restore_<date>[_n]`.
-    public static func isLeftoverTable(_ name: String) -> Bool {
-        for table in upgradedTables {
-            for marker in ["_backup", "_pre_restore_"] where name.hasPrefix(table + marker) {
-                let rest = name.dropFirst(table.count + marker.count)
-                if marker == "_backup" && rest.isEmpty { return true }
-                let digits = rest.drop { $0 == "_" }
-                let parts = digits.split(separator: "_")
-                if let first = parts.first, first.count == 8, first.allSatisfy(\.isNumber), parts.count <= 2,
-                   parts.dropFirst().allSatisfy({ $0.allSatisfy(\.isNumber) }) { return true }
+            let client = MySQLClient(parameters)
+            do {
+                let columns = try client.columns(in: Preflight.database)
+                let sizes = try client.tableSizes(in: Preflight.database).mapValues { $0.data + $0.index }
+                database = .read(columns: columns, sizes: sizes)
+            } catch {
+                database = .failed(error.description)
             }
         }
-        return false
+        self.init(fateRoot: fateRoot, realRoot: HostFacts.realPath(fateRoot) ?? fateRoot, journals: journals, parameters: parameters,
+                  role: role ?? newest.flatMap { MachineRole(rawValue: $0.role) } ?? .fateflow, trees: PythonTree.survey(fateRoot),
+                  servers: HostFacts.fateFlowServers(), baseConf: conf, baseConfProblem: confProblem, baseConfChangedAt: changed,
+                  database: database)
     }
+
+    /// The client of the database the survey asked.
+    public var client: MySQLClient? { database.asked ? MySQLClient(parameters) : nil }
+    public var databaseNote: String? { database.problem }
 }
 
 /// `status`: where this host stands.
@@ -188,7 +139,7 @@ public struct HostStatus: Encodable, Sendable {
         }
         var registry: [String: String] = [:]
         var http: (host: String, port: Int)? = nil
-        if let conf = view.baseConf() {
+        if let conf = view.baseConf {
             if let current = try? conf.current() {
                 registry["use_registry"] = current.useRegistry.map { "\($0.value)" }
                 registry["zookeeper.hosts"] = current.hosts.map { $0.value.joined(separator: ",") }
@@ -198,7 +149,7 @@ public struct HostStatus: Encodable, Sendable {
             }
             http = conf.fateFlowHTTP()
         } else {
-            notes.append("\(view.baseConfPath) is missing or unreadable")
+            notes.append("\(view.baseConfPath): \(view.baseConfProblem ?? "not read")")
         }
         let pids = view.fateFlowPids
         let touched = view.journals.contains { $0.component.touchesService }
@@ -207,14 +158,9 @@ public struct HostStatus: Encodable, Sendable {
                               httpAnswers: pids.isEmpty ? nil : http.map { HostFacts.answersHTTP(host: $0.host, port: $0.port) })
         var schema: String? = nil
         var tables: [Item] = []
-        if let client = view.client {
-            do {
-                schema = try view.schema()?.description
-                let sizes = try client.tableSizes(in: Preflight.database)
-                tables = sizes.keys.filter(HostSurvey.isLeftoverTable).sorted().map { Item(name: $0, bytes: sizes[$0]!.data + sizes[$0]!.index) }
-            } catch {
-                notes.append("the database could not be asked: \(error.description)")
-            }
+        if case .read(_, let sizes) = view.database {
+            schema = view.database.schema?.description
+            tables = sizes.keys.filter(HostSurvey.isLeftoverTable).sorted().map { Item(name: $0, bytes: sizes[$0]!) }
         } else if let note = view.databaseNote {
             notes.append(note)
         }

@@ -1,3 +1,4 @@
+import FateUpgradeCore
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -5,27 +6,9 @@ import Foundation
 #endif
 import Glibc
 
-/// Path arithmetic on strings, as the shell does it, and the few facts about the user and the
-/// clock the tool needs — without the C library's NSS lookups or ICU, which a static binary on
-/// any FATE host cannot count on.
-public enum Path {
-    /// `dirname`: "a/b" → "a", "/a" → "/", "a" → "".
-    public static func parent(_ path: String) -> String {
-        var trimmed = Substring(path)
-        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
-        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
-        if slash == trimmed.startIndex { return "/" }
-        return String(trimmed[..<slash])
-    }
-
-    /// `basename`.
-    public static func name(_ path: String) -> String {
-        var trimmed = Substring(path)
-        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
-        guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
-        return String(trimmed[trimmed.index(after: slash)...])
-    }
-
+/// The few facts about the user and the clock the tool needs, without the C library's NSS lookups
+/// or ICU, which a static binary on any FATE host cannot count on.
+extension Path {
     /// HOME, else the home folder /etc/passwd gives the running user, else "/".
     public static var home: String {
         if let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty { return home }
@@ -64,22 +47,3 @@ public enum Clock {
 public func timestamp() -> String { Clock.local() }
 public func isoNow() -> String { Clock.iso() }
 
-/// A size for people: bytes, KiB, MiB or GiB, one decimal below ten.
-public func sizeText(_ bytes: Int64) -> String {
-    let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while value >= 1024 && unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    if unit == 0 { return "\(bytes) bytes" }
-    let tenths = Int((value * 10).rounded())
-    return value < 10 ? "\(tenths / 10).\(tenths % 10) \(units[unit])" : "\(Int(value.rounded())) \(units[unit])"
-}
-
-/// Bytes as MiB with one decimal, e.g. "12.3 MiB".
-public func mebibytes(_ bytes: Int64) -> String {
-    let tenths = (bytes * 10 + 524_288) / 1_048_576
-    return "\(tenths / 10).\(tenths % 10) MiB"
-}

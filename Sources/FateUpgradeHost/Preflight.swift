@@ -29,7 +29,7 @@ public struct Preflight {
     public private(set) var problems: [String] = []
     public private(set) var warnings: [String] = []
 
-    public static let database = "fate_flow"
+    public static let database = fateFlowDatabase
 
     public init(component: UpgradeComponent, parameters: ScriptParameters, workdir: String,
                 contents: UpgradePackage.Contents, interpreter: ScriptInterpreter, allowRoot: Bool) {

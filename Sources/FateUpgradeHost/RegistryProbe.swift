@@ -4,10 +4,7 @@ import FateUpgradeCore
 /// base_conf.yaml with its digest credentials (when `use_acl`), lists the providers path, reads
 /// whether each child is ephemeral, and hands the listing to `RegistryJudge`.
 public enum RegistryProbe {
-    /// The step that failed.
-    public enum Step: String, Hashable, Sendable {
-        case connect, authenticate, list, stat
-    }
+    public typealias Step = RegistryProbeStep
 
     public enum Outcome: Hashable, Sendable, CustomStringConvertible {
         case findings([RegistryFinding])

@@ -58,9 +58,8 @@ public struct RollbackOperation {
     public init(_ options: Options) throws {
         self.options = options
         lock = try StateLock(fateRoot: options.fateRoot, for: "rollback")
-        let stateProblems = StateFolder.problems(fateRoot: options.fateRoot)
-        if let first = stateProblems.first { throw HostError(first) }
-        let journals = try UpgradeJournal.all(fateRoot: options.fateRoot)
+        let survey = try HostSurvey(fateRoot: options.fateRoot, package: options.package, password: options.password)
+        let journals = survey.journals
         let journal = journals.last { $0.rolledBack == nil }
         self.journal = journal
         alreadyRolledBack = journal == nil ? journals.last : nil
@@ -70,8 +69,7 @@ public struct RollbackOperation {
         let component = options.component ?? journal?.component ?? .all
         self.component = component
 
-        let parameters = try HostParameters.resolve(fateRoot: options.fateRoot, journal: journal, package: options.package,
-                                                    password: options.password)
+        let parameters = survey.parameters
 
         var owner: FileOwner? = nil
         if geteuid() == 0, let treeOwner = FileOwner.of(parameters.fateRoot), treeOwner.uid != 0 {
@@ -88,40 +86,16 @@ public struct RollbackOperation {
         let flowRoot = parameters.fateFlowRoot
         let codeFolder = component.touchesFateFlow ? Path.parent(flowRoot) : parameters.fateRoot
         let codeName = component.touchesFateFlow ? Path.name(flowRoot) : "python"
-        let now = UpgradeJournal.backups(in: codeFolder, prefix: codeName).filter { FileSystem.isRealDirectory("\(codeFolder)/\($0)") }
-        let before = component.touchesFateFlow ? journal?.before.fateFlowBackups : journal?.before.pythonBackups
-        let candidates = before.map { old in now.filter { !old.contains($0) } } ?? now
-        var backup = candidates.sorted().last
-        var entries = Set(FileSystem.names(in: codeFolder))
-        var codeNotes: [String] = []
-        if component.touchesPython {
-            let trees = PythonTree.survey(codeFolder)
-            // The backup to restore is the one that holds the release from before, proved by its files,
-            // not the newest name: the upgrade script run again by hand moves a 1.4.4 tree aside too.
-            let made = journal.map { run in (run.after?.pythonBackups ?? []).filter { !run.before.pythonBackups.contains($0) } } ?? []
-            let old = candidates.filter { trees[$0]?.holdsOldRelease == true }
-            let chosen = old.filter(made.contains).sorted().last ?? old.sorted().last
-            for name in candidates.sorted() where name != chosen && trees[name]?.release == .target {
-                codeNotes.append("\(codeFolder)/\(name) holds FATE \(FateRelease.target.rawValue)'s files (the upgrade script run again by hand?): it is not restored, and stays where it is")
-            }
-            if let chosen, chosen != backup, let release = trees[chosen]?.release { codeNotes.append("restoring \(codeFolder)/\(chosen): it holds FATE \(release.shown)'s files") }
-            if chosen == nil, let newest = backup {
-                codeNotes.append("no backup holds a release from before \(FateRelease.target.rawValue) (\(candidates.sorted().joined(separator: ", ")) hold \(FateRelease.target.rawValue)'s files): the code is not rolled back; restore python/ from your own backup")
-                entries.remove(newest)
-            }
-            backup = chosen ?? backup
-            // python/ already back on the old release (rolled back by hand): nothing of the code to undo.
-            if let now = trees[codeName]?.release, now != .target, let chosen {
-                codeNotes.append("\(codeFolder)/python already holds FATE \(now.shown)'s files (rolled back by hand?): the folders are not renamed, and \(chosen) stays")
-                entries.remove(chosen)
-            }
-        }
+        let backups = UpgradeJournal.backups(in: codeFolder, prefix: codeName).filter { FileSystem.isRealDirectory("\(codeFolder)/\($0)") }
         var tables: Set<String> = []
         if component.touchesDatabase && alreadyRolledBack == nil {
             guard !parameters.dbPass.isEmpty else {
                 throw HostError("DB_PASS is needed for the database step: give it with --db-pass-stdin, --db-pass-file or FATE_DB_PASS")
             }
-            tables = try client.tables(in: Preflight.database)
+            guard let found = survey.database.tables else {
+                throw HostError("the database step needs the fate_flow tables: \(survey.database.problem ?? "the database was not asked")")
+            }
+            tables = found
         }
         var snapshot: DatabaseSnapshot? = nil
         if options.fromSnapshot {
@@ -139,29 +113,18 @@ public struct RollbackOperation {
             snapshot = taken
         }
         self.snapshot = snapshot
-        // What confmigrate moved out of this backup goes back into it, so the old tree is whole again.
-        var siteData: [(from: String, to: String)] = []
-        var dataNotes: [String] = []
-        if let backup, component.touchesPython, let record = try? SiteRecord.load(SiteRecord.path(fateRoot: parameters.fateRoot, backup: backup)) {
-            for move in record.moves where move.action == .move {
-                switch (FileSystem.exists(move.to), FileSystem.exists(move.from)) {
-                case (true, false): siteData.append((move.to, move.from))
-                case (true, true):
-                    // Never merged: the upgraded tree keeps its copy (it goes aside with it) and says so.
-                    dataNotes.append("\(move.from) is there again, so \(move.to) is not moved back over it: it stays in the upgraded tree, which the rollback keeps as python_upgrade_backup")
-                case (false, _): dataNotes.append("\(move.to) is gone (moved or removed since the upgrade): nothing of \(move.item) to move back")
-                }
+        let planner = RollbackPlanner(component: component, journal: journal, codeFolder: codeFolder, codeName: codeName,
+                                      entries: Set(FileSystem.names(in: codeFolder)), backups: backups,
+                                      trees: component.touchesPython ? survey.trees : [:], tables: tables,
+                                      date: Clock.local("%Y%m%d"), snapshot: snapshot)
+        var siteData: [RollbackPlanner.SiteDataMove] = []
+        if let backup = planner.restore.backup, component.touchesPython,
+           let record = try? SiteRecord.load(SiteRecord.path(fateRoot: parameters.fateRoot, backup: backup)) {
+            siteData = record.moves.filter { $0.action == .move }.map {
+                .init(item: $0.item, from: $0.from, to: $0.to, fromExists: FileSystem.exists($0.from), toExists: FileSystem.exists($0.to))
             }
         }
-        var plan = RollbackPlan(component: component, codeFolder: codeFolder, codeName: codeName, backup: backup,
-                                entries: entries, database: Preflight.database, tables: tables, date: Clock.local("%Y%m%d"),
-                                snapshot: snapshot, siteData: siteData)
-        plan.notes += codeNotes + dataNotes
-        // A nodemanager machine must not run fate_flow (one per cluster): it stays stopped.
-        if journal?.role == MachineRole.nodemanager.rawValue, plan.steps.contains(.startService) {
-            plan.steps.removeAll { $0 == .startService }
-            plan.notes.append("fate_flow is not started again: this is a nodemanager machine (the journal says so)")
-        }
+        let plan = planner.plan(siteData: siteData)
         self.plan = plan
         source = journal.map { "the journal \($0.id) (\($0.outcome.rawValue))" } ?? "discovery (no journal)"
     }

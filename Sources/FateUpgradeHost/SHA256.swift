@@ -1,3 +1,4 @@
+import FateUpgradeCore
 internal import CHost
 
 /// SHA-256, streaming: the checksum `pack` writes beside a package and `apply` checks, without a

@@ -1,3 +1,4 @@
+import FateUpgradeCore
 internal import CHost
 #if canImport(FoundationEssentials)
 import FoundationEssentials

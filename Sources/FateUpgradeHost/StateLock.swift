@@ -1,3 +1,4 @@
+import FateUpgradeCore
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

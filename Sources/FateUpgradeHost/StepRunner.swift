@@ -1,3 +1,4 @@
+import FateUpgradeCore
 /// The one loop every operation runs its plan with: the steps in order, a signal acted on between
 /// steps and never inside one, each finished step recorded (`record`: the journal) before the next
 /// begins, and what was done so far at hand for any failure.

@@ -1,3 +1,4 @@
+import FateUpgradeCore
 import ArgumentParser
 import FateUpgradeArchive
 import FateUpgradeHost

@@ -1,3 +1,4 @@
+import FateUpgradeCore
 import FateUpgradeHost
 #if canImport(FoundationEssentials)
 import FoundationEssentials

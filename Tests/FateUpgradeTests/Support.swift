@@ -1,3 +1,4 @@
+import FateUpgradeCore
 import FateUpgradeHost
 import Foundation
 import Synchronization

@@ -1,0 +1,46 @@
+/// Path arithmetic on strings, as the shell does it.
+public enum Path {
+    /// `dirname`: "a/b" → "a", "/a" → "/", "a" → "".
+    public static func parent(_ path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        if slash == trimmed.startIndex { return "/" }
+        return String(trimmed[..<slash])
+    }
+
+    /// `basename`.
+    public static func name(_ path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
+        return String(trimmed[trimmed.index(after: slash)...])
+    }
+}
+
+/// Quotes a word for a POSIX shell when it needs it, for commands shown to the operator.
+public func shellQuoted(_ word: String) -> String {
+    let plain = word.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0)) }
+    if plain && !word.isEmpty { return word }
+    return "'" + word.replacing( "'", with: "'\\''") + "'"
+}
+
+/// A size for people: bytes, KiB, MiB or GiB, one decimal below ten.
+public func sizeText(_ bytes: Int64) -> String {
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024 && unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    if unit == 0 { return "\(bytes) bytes" }
+    let tenths = Int((value * 10).rounded())
+    return value < 10 ? "\(tenths / 10).\(tenths % 10) \(units[unit])" : "\(Int(value.rounded())) \(units[unit])"
+}
+
+/// Bytes as MiB with one decimal, e.g. "12.3 MiB".
+public func mebibytes(_ bytes: Int64) -> String {
+    let tenths = (bytes * 10 + 524_288) / 1_048_576
+    return "\(tenths / 10).\(tenths % 10) MiB"
+}
