@@ -151,7 +151,8 @@ public struct ApplyOperation {
             case .proceed: break
             case .alreadyDone(let earlier):
                 // The journals say it is done; the host must agree, or nothing is trusted.
-                let drift = ApplyHistory.drift(of: earlier, fateRoot: parameters.fateRoot, schema: check.hostState().schema)
+                let drift = ApplyHistory.drift(of: earlier, fateRoot: parameters.fateRoot, release: HostFacts.pythonRelease(of: "\(parameters.fateRoot)/python"),
+                                               schema: check.hostState().schema)
                 if drift.isEmpty { done = earlier } else { problems += drift }
             case .refused(let lines): problems += lines
             case .forced(let lines): notes = lines

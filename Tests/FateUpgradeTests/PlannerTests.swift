@@ -105,6 +105,17 @@ import Testing
         #expect(!Self.kinds(Self.applyPlanner(component: .mysql).plan).contains("carrySite"))
     }
 
+    @Test func anApplyTheJournalsCallDoneIsRefusedWhenTheFilesOrTheSchemaSayOtherwise() {
+        let run = Self.journal()
+        #expect(ApplyHistory.drift(of: [run], fateRoot: Self.root, release: .v1_4_4, schema: .v144).isEmpty)
+        let lines = ApplyHistory.drift(of: [run], fateRoot: Self.root, release: .v1_4_1, schema: .v140)
+        #expect(lines.count == 2)
+        #expect(lines.first?.contains("\(Self.root)/python holds FATE 1.4.1's files") == true)
+        #expect(lines.last?.contains("the fate_flow schema is 1.4.0") == true)
+        // A mysql run says nothing about python/.
+        #expect(ApplyHistory.drift(of: [Self.journal(component: .mysql)], fateRoot: Self.root, release: .v1_4_1, schema: .v144).isEmpty)
+    }
+
     @Test func applyWithoutACarryRestartsOnlyToRunAsTheOwnerAndSnapshotsOnlyTheDatabase() {
         #expect(Self.kinds(Self.applyPlanner(carry: nil).plan) == ["extract", "snapshot", "recordJournal", "runScript"])
         let owner = FileOwner(uid: 1000, gid: 1000, name: "app")
