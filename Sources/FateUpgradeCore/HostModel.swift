@@ -85,6 +85,9 @@ public struct UpgradeJournal: Codable, Sendable {
     public var verifiedAt: String?
     /// What `cleanup` removed of this run's backups, and when.
     public var cleanedUp: [String]?
+    /// The home folder `~` in the script's parameters stood for: the user who ran the script. The
+    /// later commands read the script with it, whoever runs them.
+    public var home: String?
 
     public init(id: String, startedAt: String, host: String, component: UpgradeComponent, role: String, package: String,
                 script: String, workFolder: String? = nil, interpreter: String? = nil, parameters: [String: String],

@@ -9,6 +9,26 @@ public enum Path {
         return String(trimmed[..<slash])
     }
 
+    /// The path as one spelling: `//` and `.` gone, `..` taken back lexically, no trailing slash.
+    /// What `realpath` would say for a path without symlinks; a relative path stays relative.
+    public static func normalised(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == "..", let last = parts.last, last != ".." { parts.removeLast(); continue }
+            if part == "..", path.hasPrefix("/") { continue }
+            parts.append(part)
+        }
+        let joined = parts.joined(separator: "/")
+        return path.hasPrefix("/") ? "/" + joined : joined.isEmpty ? "." : joined
+    }
+
+    /// Whether `path` is `folder` or inside it, both normalised.
+    public static func isInside(_ path: String, _ folder: String) -> Bool {
+        let path = normalised(path), folder = normalised(folder)
+        return path == folder || path.hasPrefix(folder == "/" ? "/" : folder + "/")
+    }
+
     /// `basename`.
     public static func name(_ path: String) -> String {
         var trimmed = Substring(path)

@@ -297,6 +297,14 @@ public struct ParameterPlan: Sendable {
         self.warnings = warnings
     }
 
+    /// Why FATE_FLOW_ROOT cannot be upgraded with FATE_ROOT, or nil: it must be inside it, as FATE
+    /// installs it (`$FATE_ROOT/python/fate_flow`), for the later commands to find its backups.
+    public static func fateFlowRootProblem(fateRoot: String, fateFlowRoot: String) -> String? {
+        let inside = Path.isInside(fateFlowRoot, fateRoot) && Path.normalised(fateFlowRoot) != Path.normalised(fateRoot)
+        guard !fateFlowRoot.isEmpty, !inside else { return nil }
+        return "is \(fateFlowRoot), not inside FATE_ROOT \(fateRoot): set it too (--set FATE_FLOW_ROOT='$FATE_ROOT/python/fate_flow', as FATE installs it)"
+    }
+
     /// Things that are allowed but probably not meant, one line each.
     public let warnings: [String]
 
@@ -351,19 +359,24 @@ extension ShellParameterBlock {
     /// `$NAME` is an earlier parameter's value (or `environment`'s). A value needing any other
     /// expansion (`$(…)`) is left out.
     public func evaluated(home: String, environment: [String: String] = [:]) -> [String: String] {
+        ShellParameterBlock.evaluate(assignments.map { ($0.name, $0.word) }, home: home, environment: environment)
+    }
+
+    /// The shell's values of the words in order.
+    static func evaluate(_ words: [(name: String, word: ShellWord)], home: String, environment: [String: String] = [:]) -> [String: String] {
         var values: [String: String] = [:]
-        for assignment in assignments {
+        for (name, word) in words {
             var text = ""
             var complete = true
-            for part in assignment.word.parts {
+            for part in word.parts {
                 switch part {
                 case .literal(let literal): text += literal
                 case .home: text += home
-                case .reference(let name): text += values[name] ?? environment[name] ?? ""
+                case .reference(let other): text += values[other] ?? environment[other] ?? ""
                 case .expansion: complete = false
                 }
             }
-            if complete { values[assignment.name] = text }
+            if complete { values[name] = text }
         }
         return values
     }

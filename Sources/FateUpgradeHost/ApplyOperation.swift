@@ -131,6 +131,11 @@ public struct ApplyOperation {
             derived[item.name] = item
             if let value = item.value { values[item.name] = value }
         }
+        // Paths in one spelling from here on (no trailing slash, no `//` or `..`), as the journal
+        // records them and every later command compares them.
+        for (name, value) in values where ParameterKind.of(name: name, current: nil) == .path && value.hasPrefix("/") {
+            values[name] = Path.normalised(value)
+        }
         parameters = ScriptParameters(values: values)
         interpreter = ScriptInterpreter.choose(forScript: contents.script.bytes)
         // One run per FATE_ROOT at a time, from before the journal is read until this run ends.
@@ -335,6 +340,7 @@ public struct ApplyOperation {
                     withState.snapshot = snapshot
                     if !options.snapshot && options.component.touchesDatabase { withState.snapshotSkipped = "--no-snapshot was given" }
                     withState.stateBefore = preflight.hostState()
+                    withState.home = Path.home
                     try withState.save()
                     journal = withState
                 } catch {

@@ -66,7 +66,8 @@ public struct CleanupOperation {
         }
 
         // Code backups: python_<ts> and python_upgrade_backup*, and the same of fate_flow.
-        let flowRoot = view.parameters.fateFlowRoot
+        // Never a folder outside FATE_ROOT: FATE_FLOW_ROOT is only followed inside it.
+        let flowRoot = Path.isInside(view.parameters.fateFlowRoot, root) ? view.parameters.fateFlowRoot : "\(root)/python/fate_flow"
         for (folder, code) in [(root, "python"), (Path.parent(flowRoot), Path.name(flowRoot))] {
             let backups = Set(UpgradeJournal.backups(in: folder, prefix: code))
             for name in FileSystem.names(in: folder).sorted() {

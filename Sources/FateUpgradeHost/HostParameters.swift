@@ -19,12 +19,15 @@ public enum HostParameters {
             // The journal names the extracted script; --package may be an archive or its folder.
             let isPackage = FileSystem.isDirectory(scriptPath) || [".gz", ".tgz", ".tar"].contains(where: scriptPath.hasSuffix)
             let bytes = isPackage ? try UpgradePackage(path: scriptPath).readScript().bytes : try FileSystem.read(scriptPath)
-            let scriptValues = try ShellParameterBlock(parsing: bytes, file: scriptPath).evaluated(home: Path.home)
+            var scriptValues = try ShellParameterBlock(parsing: bytes, file: scriptPath).evaluated(home: journal?.home ?? Path.home)
+            for (name, value) in scriptValues where ParameterKind.of(name: name, current: nil) == .path && value.hasPrefix("/") {
+                scriptValues[name] = Path.normalised(value)
+            }
             // Commands and paths come from the package's own parameters; a journal that says
             // otherwise (edited, or from another package) is not followed.
             if let journal {
                 for (name, value) in scriptValues where journal.parameters[name] != nil && journal.parameters[name] != ShellParameterBlock.mask
-                    && journal.parameters[name] != value {
+                    && journal.parameters[name] != value && Path.normalised(journal.parameters[name]!) != value {
                     throw InputError(SourceLocation(file: journal.path), "\(name) is \(journal.parameters[name]!) here but \(value) in the package's script \(scriptPath); rollback follows neither: check which is right")
                 }
             }

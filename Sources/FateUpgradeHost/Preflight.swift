@@ -57,8 +57,14 @@ public struct Preflight {
             problems.append("DEPLOY_METHOD is '\(method)'; it must be allinone or ansible")
         }
         checkUser()
-        if FileSystem.isDirectory(p.fateRoot) { passed.append("FATE_ROOT \(p.fateRoot)") } else {
+        if !p.fateRoot.hasPrefix("/") {
+            problems.append("FATE_ROOT is '\(p.fateRoot)', not an absolute path; set it with fate-upgrade pack --set FATE_ROOT=/…")
+        } else if FileSystem.isDirectory(p.fateRoot) { passed.append("FATE_ROOT \(p.fateRoot)") } else {
             problems.append("FATE_ROOT \(p.fateRoot) is not a folder")
+        }
+        // Only the fateflow component replaces FATE_FLOW_ROOT; for the others it is not used.
+        if component.touchesFateFlow, let problem = ParameterPlan.fateFlowRootProblem(fateRoot: p.fateRoot, fateFlowRoot: p.fateFlowRoot) {
+            problems.append("FATE_FLOW_ROOT \(problem) with fate-upgrade pack")
         }
         let tops = Set(contents.paths.compactMap { $0.split(separator: "/").first.map(String.init) })
         let scriptTop = contents.script.path.split(separator: "/").first.map(String.init) ?? ""

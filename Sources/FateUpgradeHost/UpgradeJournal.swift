@@ -72,15 +72,10 @@ extension UpgradeJournal {
         guard let root = HostFacts.realPath(fateRoot), HostFacts.realPath(self.fateRoot) == root else {
             return "it records FATE_ROOT \(self.fateRoot), not \(fateRoot)"
         }
-        func inside(_ path: String, _ folder: String) -> Bool {
-            let normal = URL(fileURLWithPath: path).standardizedFileURL.path
-            return normal == folder || normal.hasPrefix(folder + "/")
-        }
-        if let flow = parameters["FATE_FLOW_ROOT"], !flow.isEmpty, !inside(flow, self.fateRoot) {
+        func inside(_ path: String, _ folder: String) -> Bool { Path.isInside(path, folder) }
+        // apply refuses the fateflow component with FATE_FLOW_ROOT outside FATE_ROOT; the others do not use it.
+        if component.touchesFateFlow, let flow = parameters["FATE_FLOW_ROOT"], !flow.isEmpty, !inside(flow, self.fateRoot) {
             return "its FATE_FLOW_ROOT \(flow) is not under FATE_ROOT"
-        }
-        if let snapshot, !inside(snapshot.file, DatabaseSnapshots.folder(fateRoot: self.fateRoot)) || snapshot.file.contains("/../") {
-            return "its snapshot \(snapshot.file) is not under \(DatabaseSnapshots.folder(fateRoot: self.fateRoot))"
         }
         if let snapshot, !inside(snapshot.file, DatabaseSnapshots.folder(fateRoot: self.fateRoot)) {
             return "its snapshot \(snapshot.file) is not under \(DatabaseSnapshots.folder(fateRoot: self.fateRoot))"

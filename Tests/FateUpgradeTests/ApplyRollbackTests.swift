@@ -15,7 +15,8 @@ import Testing
         var root: String { sandbox.fateRoot.path }
 
         init(_ deploy: FateSandbox.Deploy, script: URL? = nil, service: URL? = nil, pythonPackage: String? = nil,
-             packageOptions: [String] = [], dataFolderSize: String? = nil, cluster: Bool = false, sitePorts: Bool = true) throws {
+             packageOptions: [String] = [], dataFolderSize: String? = nil, cluster: Bool = false, sitePorts: Bool = true,
+             fateRootSpelling: ((String) -> String)? = nil) throws {
             mysql = try MariaDB.start(dataFolderSize: dataFolderSize)
             try mysql.loadFateFlow140()
             sandbox = try FateSandbox.make(deploy: deploy, mysql: mysql, cluster: cluster)
@@ -27,7 +28,7 @@ import Testing
             package = folder.appendingPathComponent("upgrade_package_new.tar.gz")
             let packed = try Support.tool([
                 "pack", raw.path, "-o", package.path,
-                "--set", "FATE_ROOT=\(sandbox.fateRoot.path)",
+                "--set", "FATE_ROOT=\(fateRootSpelling?(sandbox.fateRoot.path) ?? sandbox.fateRoot.path)",
                 "--set", "FATE_FLOW_ROOT=$FATE_ROOT/python/fate_flow",
                 "--set", "PYTHON_PACKAGE_PATH=\(pythonPackage ?? "~/upgrade_package/upgrade_python_package.tar.gz")",
                 "--set", "DB_USER=\(MariaDB.packageUser)",

@@ -1,0 +1,97 @@
+import FateUpgradeCore
+import FateUpgradeHost
+import Foundation
+import Testing
+
+/// Ordinary choices of FATE_ROOT's spelling, HOME and user never make a later command refuse
+/// what `apply` wrote (issue 20): paths are normalised once, when apply first reads them, and the
+/// journal is read with the home folder the script ran with.
+@Suite(.serialized) struct JournalPathTests {
+    typealias Scenario = ApplyRollbackTests.Scenario
+
+    /// The later commands an operator runs after apply, each of which reads the journal.
+    static func laterCommands(_ root: String) -> [[String]] {
+        [["status", "--fate-root", root], ["verify", "--fate-root", root], ["rollback", "--fate-root", root, "--plan"],
+         ["cleanup", "--fate-root", root, "--plan"]]
+    }
+
+    static func expectJournalFollowed(_ runs: [(arguments: [String], run: Run)], sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+        for (arguments, run) in runs {
+            #expect(!run.output.contains("not followed") && !run.output.contains("here but"), "\(arguments): \(run.output)", sourceLocation: sourceLocation)
+            #expect(run.status == 0, "\(arguments): \(run.output)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func aTrailingSlashOnFateRootIsTheSameFateRootToEveryLaterCommand() throws {
+        let scenario = try Scenario(.allinone, fateRootSpelling: { $0 + "/" })
+        defer { scenario.remove() }
+        let applied = try scenario.apply(["--component", "fatepython"])
+        #expect(applied.status == 0, "\(applied.output)")
+        // Recorded in one spelling: no trailing slash, no `//` in what was derived from it.
+        let parameters = try #require(try scenario.journals().last?["parameters"] as? [String: String])
+        #expect(parameters["FATE_ROOT"] == scenario.root)
+        #expect(parameters["FATE_FLOW_ROOT"] == "\(scenario.root)/python/fate_flow")
+        let runs = try (Self.laterCommands(scenario.root) + Self.laterCommands(scenario.root + "/")).map {
+            ($0, try Support.tool($0, environment: scenario.environment))
+        }
+        Self.expectJournalFollowed(runs)
+        // And apply itself, again: the journal it wrote is the one it reads.
+        let again = try scenario.apply(["--component", "fatepython"])
+        #expect(again.status == 0 && again.stdout.contains("nothing to do"), "\(again.output)")
+    }
+
+    @Test func anotherHomeOrUserReadsTheJournalWithTheHomeTheScriptRanWith() throws {
+        // PYTHON_PACKAGE_PATH is ~/upgrade_package/… in the package: the journal must not expand it again.
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        let applied = try scenario.apply(["--component", "fatepython"])
+        #expect(applied.status == 0, "\(applied.output)")
+        #expect(try scenario.journals().last?["home"] as? String == scenario.folder.path)
+        let elsewhere = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        let runs = try Self.laterCommands(scenario.root).map { ($0, try Support.tool($0, environment: ["HOME": elsewhere.path])) }
+        Self.expectJournalFollowed(runs)
+        // No HOME at all (a cron job, `env -i`): the same.
+        let bare = try Support.tool(["status", "--fate-root", scenario.root], environment: ["HOME": ""])
+        Self.expectJournalFollowed([(["status", "no HOME"], bare)])
+    }
+
+    /// FATE_ROOT moved and FATE_FLOW_ROOT left at the script's /data/projects/fate/python/fate_flow:
+    /// pack warns; apply refuses only the component that replaces FATE_FLOW_ROOT, with the fix; for the
+    /// others it is unused, and every later command accepts the journal.
+    @Test func aFateFlowRootLeftOutsideFateRootIsRefusedOnlyWhereItIsUsed() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        let stale = scenario.folder.appendingPathComponent("stale_flow_root.tar.gz")
+        let packed = try Support.tool(["pack", scenario.package.path, "-o", stale.path, "--keep", "DB_PASS",
+                                       "--set", "FATE_FLOW_ROOT=/data/projects/fate/python/fate_flow"], environment: scenario.environment)
+        #expect(packed.status == 0, "\(packed.output)")
+        let untouched = try HostStateTests.Untouched(scenario)
+        let flow = try Support.tool(["apply", stale.path, "--component", "fateflow"], environment: scenario.environment)
+        #expect(flow.status == 1, "\(flow.output)")
+        #expect(flow.stderr.contains("FATE_FLOW_ROOT is /data/projects/fate/python/fate_flow, not inside FATE_ROOT \(scenario.root)")
+                && flow.stderr.contains("--set FATE_FLOW_ROOT='$FATE_ROOT/python/fate_flow'"), "\(flow.stderr)")
+        try untouched.expect(in: scenario)
+
+        let python = try Support.tool(["apply", stale.path, "--component", "fatepython", "--model-store", "database"], environment: scenario.environment)
+        #expect(python.status == 0, "\(python.output)")
+        let runs = try Self.laterCommands(scenario.root).map { ($0, try Support.tool($0, environment: scenario.environment)) }
+        Self.expectJournalFollowed(runs)
+        // cleanup never looks outside FATE_ROOT for fate_flow's backups.
+        #expect(!runs[3].1.output.contains("/data/projects/fate/python"), "\(runs[3].1.output)")
+    }
+
+    @Test func pathsAreNormalisedLexically() {
+        #expect(Path.normalised("/data/projects/fate/") == "/data/projects/fate")
+        #expect(Path.normalised("/data//projects/./fate/python/../") == "/data/projects/fate")
+        #expect(Path.normalised("/../x") == "/x")
+        #expect(Path.normalised("/") == "/")
+        #expect(Path.isInside("/data/projects/fate//python/fate_flow", "/data/projects/fate/"))
+        #expect(!Path.isInside("/data/projects/fate_other", "/data/projects/fate"))
+        #expect(!Path.isInside("/data/projects/fate/.fate-upgrade/snapshots/../../../etc", "/data/projects/fate/.fate-upgrade/snapshots"))
+        #expect(ParameterPlan.fateFlowRootProblem(fateRoot: "/srv/fate/", fateFlowRoot: "/srv/fate//python/fate_flow") == nil)
+        #expect(ParameterPlan.fateFlowRootProblem(fateRoot: "/srv/fate", fateFlowRoot: "/srv/fate") != nil)
+        #expect(ParameterPlan.fateFlowRootProblem(fateRoot: "/srv/fate", fateFlowRoot: "/data/projects/fate/python/fate_flow") != nil)
+        #expect(ParameterPlan.fateFlowRootProblem(fateRoot: "/srv/fate", fateFlowRoot: "") == nil)
+    }
+}
