@@ -392,3 +392,12 @@ public enum PackageChecksum {
         return expected.from
     }
 }
+
+extension FileSystem {
+    /// The working folder, as getcwd says it ("." when it cannot).
+    public static var currentDirectory: String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "." }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -45,3 +45,26 @@ public enum HostParameters {
         return ScriptParameters(values: values)
     }
 }
+
+/// FATE_ROOT when `--fate-root` is not given: the one the upgrade's own script names (the package
+/// given, or the `upgrade_package/` apply unpacked in the folder the command runs in), else FATE's
+/// default folder when it is there.
+public enum FateRootDiscovery {
+    public static let fateDefault = "/data/projects/fate"
+
+    public static func find(given: String?, package: String? = nil, folder: String = FileSystem.currentDirectory,
+                            fallback: String = fateDefault) throws -> String {
+        if let given { return given }
+        var scripts: [String] = []
+        if let package { scripts.append(package) }
+        scripts += ["\(folder)/upgrade_package/upgrade_script.sh", "\(folder)/upgrade_script.sh"]
+        for script in scripts where FileSystem.exists(script) {
+            let isPackage = FileSystem.isDirectory(script) || [".gz", ".tgz", ".tar"].contains(where: script.hasSuffix)
+            let bytes = isPackage ? try UpgradePackage(path: script).readScript().bytes : try FileSystem.read(script, limit: 16 << 20)
+            let values = try ShellParameterBlock(parsing: bytes, file: script).evaluated(home: Path.home)
+            if let root = values["FATE_ROOT"], root.hasPrefix("/") { return Path.normalised(root) }
+        }
+        if FileSystem.isDirectory(fallback) { return fallback }
+        throw HostError("FATE_ROOT is not known: give --fate-root DIR (\(folder) holds no upgrade_package/upgrade_script.sh to read it from, and FATE's default \(fallback) is not here)")
+    }
+}

@@ -14,7 +14,7 @@ public final class StateLock {
 
     public init(fateRoot: String, for what: String) throws(HostError) {
         let descriptor = open(fateRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw HostError("FATE_ROOT \(fateRoot): \(Errno.text())") }
+        guard descriptor >= 0 else { throw HostError("FATE_ROOT \(fateRoot): \(Errno.text()); give --fate-root DIR, FATE's root folder on this host") }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let holder = Self.holder(of: descriptor)
             close(descriptor)

@@ -10,10 +10,14 @@ import Glibc
 
 /// Which host to look at, and DB_PASS for its database: shared by status, verify and cleanup.
 struct HostOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("FATE's root folder.", valueName: "dir"), completion: .directory)
-    var fateRoot = "/data/projects/fate"
+    @Option(help: ArgumentHelp("FATE's root folder (default: the FATE_ROOT of the upgrade_package/ unpacked here, else /data/projects/fate).",
+                               valueName: "dir"), completion: .directory)
+    var fateRoot: String?
 
     @OptionGroup var password: DatabasePasswordOptions
+
+    /// --fate-root, or the one the upgrade package here names.
+    func root() throws -> String { try FateRootDiscovery.find(given: fateRoot) }
 
     /// DB_PASS from a flag, FATE_DB_PASS, or else (nil) the upgrade's own work folder.
     func secret() throws -> Secret? {
@@ -42,7 +46,7 @@ extension FateUpgrade {
         var json: Bool { outputOptions.json }
 
         func run() throws {
-            let view = try HostSurvey(fateRoot: host.fateRoot, role: role, password: try host.secret())
+            let view = try HostSurvey(fateRoot: try host.root(), role: role, password: try host.secret())
             let status = HostStatus.gather(view)
             if json { try FateUpgrade.printJSON(status) } else { status.lines.forEach(Console.shared.say) }
         }
@@ -76,7 +80,7 @@ extension FateUpgrade {
 
         func run() throws {
             let console = Console.shared
-            let view = try HostSurvey(fateRoot: host.fateRoot, role: role, password: try host.secret())
+            let view = try HostSurvey(fateRoot: try host.root(), role: role, password: try host.secret())
             let operation = VerifyOperation(view: view, rolledBack: rolledBack)
             let report = try operation.record(operation.run())
             for check in report.checks {
@@ -124,7 +128,7 @@ extension FateUpgrade {
 
         func run() throws {
             let console = Console.shared
-            let operation = try CleanupOperation(fateRoot: host.fateRoot, password: try host.secret(),
+            let operation = try CleanupOperation(fateRoot: try host.root(), password: try host.secret(),
                                                  snapshotAge: snapshotsOlderThan * 86400, force: force)
             for item in operation.keep { console.say("keep   \(item.name) (\(item.why))") }
             for item in operation.remove { console.say("remove \(item.kind == .table ? "table " : "")\(item.name)  \(sizeText(item.bytes))  (\(item.why))") }

@@ -27,8 +27,9 @@ extension FateUpgrade {
         @Option(help: "The component to roll back (default: the one the journal records, else all).")
         var component: UpgradeComponent?
 
-        @Option(help: ArgumentHelp("FATE's root folder.", valueName: "dir"), completion: .directory)
-        var fateRoot = "/data/projects/fate"
+        @Option(help: ArgumentHelp("FATE's root folder (default: the FATE_ROOT of --package or of the upgrade_package/ unpacked here, else /data/projects/fate).",
+                                   valueName: "dir"), completion: .directory)
+        var fateRoot: String?
 
         @Option(help: ArgumentHelp("Without a journal: the upgrade package or its unpacked folder, for its parameters.", valueName: "path"),
                 completion: .file())
@@ -54,7 +55,7 @@ extension FateUpgrade {
         mutating func run() throws {
             let console = Console.shared
             let given = try password.read() ?? ProcessInfo.processInfo.environment["FATE_DB_PASS"]
-            let operation = try RollbackOperation(.init(fateRoot: fateRoot, component: component, package: package,
+            let operation = try RollbackOperation(.init(fateRoot: try FateRootDiscovery.find(given: fateRoot, package: package), component: component, package: package,
                                                         password: given.map(Secret.init), allowRoot: allowRoot,
                                                         fromSnapshot: fromSnapshot))
             if let last = operation.alreadyRolledBack, let done = last.rolledBack {

@@ -81,6 +81,30 @@ import Testing
         #expect(!runs[3].1.output.contains("/data/projects/fate/python"), "\(runs[3].1.output)")
     }
 
+    /// Run where apply unpacked the package, the later commands find FATE_ROOT in its script.
+    @Test func withoutFateRootTheLaterCommandsReadItFromTheUnpackedPackage() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        let applied = try scenario.apply(["--component", "fatepython"])
+        #expect(applied.status == 0, "\(applied.output)")
+        let here = [["status"], ["verify"], ["rollback", "--plan"], ["cleanup", "--plan"]]
+        let runs = try here.map { ($0, try Support.tool($0, in: scenario.folder, environment: scenario.environment)) }
+        Self.expectJournalFollowed(runs)
+        #expect(runs[0].1.stdout.contains("FATE_ROOT \(scenario.root)"), "\(runs[0].1.stdout)")
+        #expect(runs[2].1.stdout.contains("\(scenario.root)"), "\(runs[2].1.stdout)")
+        // The package named on the command line says it too.
+        let elsewhere = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: elsewhere) }
+        #expect(try FateRootDiscovery.find(given: nil, package: scenario.package.path, folder: elsewhere.path, fallback: "/nonexistent") == scenario.root)
+        // Nothing to read it from and no FATE default: one line naming --fate-root.
+        #expect {
+            try FateRootDiscovery.find(given: nil, folder: elsewhere.path, fallback: elsewhere.appendingPathComponent("fate").path)
+        } throws: { error in
+            let text = (error as? HostError)?.description ?? ""
+            return text.contains("give --fate-root DIR") && !text.contains("\n")
+        }
+    }
+
     @Test func pathsAreNormalisedLexically() {
         #expect(Path.normalised("/data/projects/fate/") == "/data/projects/fate")
         #expect(Path.normalised("/data//projects/./fate/python/../") == "/data/projects/fate")
