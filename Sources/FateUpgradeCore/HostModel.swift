@@ -279,17 +279,5 @@ public struct HostSurvey: Sendable {
     }
 
     /// Tables named as the upgrade and its rollbacks leave them: `<t>_backup`, `<t>_backup_<date>[_n]`, `<t>_pre_restore_<date>[_n]`.
-    public static func isLeftoverTable(_ name: String) -> Bool {
-        for table in upgradedTables {
-            for marker in ["_backup", "_pre_restore_"] where name.hasPrefix(table + marker) {
-                let rest = name.dropFirst(table.count + marker.count)
-                if marker == "_backup" && rest.isEmpty { return true }
-                let digits = rest.drop { $0 == "_" }
-                let parts = digits.split(separator: "_")
-                if let first = parts.first, first.count == 8, first.allSatisfy(\.isNumber), parts.count <= 2,
-                   parts.dropFirst().allSatisfy({ $0.allSatisfy(\.isNumber) }) { return true }
-            }
-        }
-        return false
-    }
+    public static func isLeftoverTable(_ name: String) -> Bool { RollbackPlan.upgradedTable(of: name) != nil }
 }

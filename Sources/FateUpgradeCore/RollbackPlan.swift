@@ -79,7 +79,7 @@ public struct RollbackPlan: Hashable, Sendable {
         if component.touchesDatabase, snapshot != nil {
             var taken = tables
             for table in tables.sorted() {
-                let aside = RollbackPlan.freeName("\(table)_pre_restore_\(date)", taken: taken)
+                let aside = RollbackPlan.asideName(for: table, marker: "pre_restore", date: date, taken: taken)
                 taken.insert(aside)
                 tableRenames.append((table, aside))
             }
@@ -88,7 +88,7 @@ public struct RollbackPlan: Hashable, Sendable {
             var taken = tables
             for table in upgradedTables where tables.contains("\(table)_backup") {
                 if tables.contains(table) {
-                    let kept = RollbackPlan.freeName("\(table)_backup_\(date)", taken: taken)
+                    let kept = RollbackPlan.asideName(for: table, marker: "backup", date: date, taken: taken)
                     taken.insert(kept)
                     tableRenames.append((table, kept))
                 }
@@ -115,6 +115,45 @@ public struct RollbackPlan: Hashable, Sendable {
         if !codeRenames.isEmpty { steps.append(.startService) }
         self.steps = steps
         self.notes = notes
+    }
+
+    /// MySQL's and MariaDB's limit on a table name, in characters.
+    public static let tableNameLimit = 64
+
+    /// The name a table is kept under: `<t>_<marker>_<date>`, then `_1`, `_2`… whichever is free,
+    /// where `<t>` is the upgraded table it comes from (a table a rollback already moved aside is
+    /// named for its table again, not `<t>_backup_<date>_pre_restore_<date>`), and any other
+    /// table's name is shortened so that the whole fits in 64 characters.
+    public static func asideName(for table: String, marker: String, date: String, taken: Set<String>) -> String {
+        let base = upgradedTable(of: table) ?? table
+        let suffix = "_\(marker)_\(date)"
+        // Room for a counter of four digits.
+        let room = tableNameLimit - suffix.count - 5
+        let stem = base.count <= room ? base : String(base.prefix(room))
+        return freeName(stem + suffix, taken: taken)
+    }
+
+    /// The upgraded table a leftover is named for (`t_job_backup`, `t_job_backup_20261203_1`,
+    /// `t_job_pre_restore_20261203` → `t_job`), or nil for any other table.
+    public static func upgradedTable(of name: String) -> String? {
+        for table in upgradedTables.sorted(by: { $0.count > $1.count }) {
+            for marker in ["_backup", "_pre_restore_"] where name.hasPrefix(table + marker) {
+                let rest = name.dropFirst(table.count + marker.count)
+                if marker == "_backup" && rest.isEmpty { return table }
+                let parts = rest.drop { $0 == "_" }.split(separator: "_", omittingEmptySubsequences: false)
+                if let first = parts.first, first.count == 8, first.allSatisfy(\.isNumber), parts.count <= 2,
+                   parts.dropFirst().allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) { return table }
+            }
+        }
+        return nil
+    }
+
+    /// Names the plan would give that MySQL refuses: checked before anything runs.
+    public var tooLongNames: [String] {
+        steps.flatMap { step -> [String] in
+            guard case .renameTables(_, _, let renames) = step else { return [] }
+            return renames.map(\.to).filter { $0.count > RollbackPlan.tableNameLimit }
+        }
     }
 
     /// `name`, or `name_1`, `name_2`… whichever is not taken.

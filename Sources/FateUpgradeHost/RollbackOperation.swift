@@ -125,6 +125,9 @@ public struct RollbackOperation {
             }
         }
         let plan = planner.plan(siteData: siteData)
+        if let long = plan.tooLongNames.first {
+            throw HostError("internal: the table name \(long) is longer than MySQL's 64 characters; nothing was changed")
+        }
         self.plan = plan
         source = journal.map { "the journal \($0.id) (\($0.outcome.rawValue))" } ?? "discovery (no journal)"
     }

@@ -175,6 +175,28 @@ import Testing
         #expect(plan.notes.contains { $0.contains("nodemanager") })
     }
 
+    @Test func everyTableNameARollbackGivesFitsInMySQLs64Characters() {
+        // apply → rollback → apply → rollback --from-snapshot: the first rollback's kept tables are
+        // there, and the snapshot restore moves every table aside.
+        let tables: Set<String> = ["t_machine_learning_model_meta", "t_machine_learning_model_meta_backup_20261202",
+                                   "t_machine_learning_model_meta_pre_restore_20261203", "t_job",
+                                   "t_tracking_metric_20261202_with_a_name_as_long_as_mysql_allows_ab"]
+        let snapshot = DatabaseSnapshot(file: "\(Self.state)/snapshots/x.sql.gz", database: "fate_flow", bytes: 1, sha256: String(repeating: "a", count: 64),
+                                        uncompressedBytes: 1, rows: [:], takenAt: "x", seconds: 0, tool: "mysqldump")
+        let plan = Self.rollbackPlanner(journal: Self.journal(component: .mysql), backups: [], trees: [:], tables: tables, snapshot: snapshot).plan()
+        #expect(plan.tooLongNames.isEmpty)
+        guard let renames = plan.steps.compactMap({ step -> [(from: String, to: String)]? in
+            if case .renameTables(_, _, let renames) = step { renames } else { nil }
+        }).first else { Issue.record("no renames: \(plan.steps)"); return }
+        let targets = renames.map(\.to)
+        #expect(targets.allSatisfy { $0.count <= 64 }, "\(targets)")
+        #expect(Set(targets).count == targets.count && Set(targets).isDisjoint(with: tables))
+        // Named for the table they come from, so that cleanup knows them.
+        #expect(renames.first { $0.from == "t_machine_learning_model_meta_backup_20261202" }?.to == "t_machine_learning_model_meta_pre_restore_20261203_2")
+        #expect(targets.filter { $0.hasPrefix("t_machine_learning_model_meta") }.allSatisfy(HostSurvey.isLeftoverTable))
+        #expect(renames.first { $0.from.hasPrefix("t_tracking") }?.to.hasSuffix("_pre_restore_20261203") == true)
+    }
+
     // MARK: cleanup
 
     static func found(_ name: String, _ kind: CleanupPlan.Item.Kind = .folder, run: String? = nil) -> CleanupPlan.Item {
