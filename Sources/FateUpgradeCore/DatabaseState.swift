@@ -218,3 +218,31 @@ public enum PythonTreeLayout: String, Sendable, Codable, Hashable {
         return current.useRegistry != nil ? .v142 : .v140
     }
 }
+
+/// What a package's upgrade SQL does, as far as preflight needs to know.
+public enum UpgradeSQL {
+    /// The `_backup` tables a SQL file makes (`create table t_queue_backup like t_queue;`), in order.
+    public static func backupTablesCreated(by text: String) -> [String] {
+        var created: [String] = []
+        for statement in text.lowercased().split(separator: ";") {
+            var words = statement.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }).map { $0.replacing("`", with: "") }
+            guard words.count >= 4, words[0] == "create", words[1] == "table" else { continue }
+            words.removeFirst(2)
+            if words.starts(with: ["if", "not", "exists"]) { words.removeFirst(3) }
+            guard let name = words.first, name.hasSuffix("_backup"), words.dropFirst().first == "like" else { continue }
+            created.append(String(name.split(separator: ".").last ?? Substring(name)))
+        }
+        return created
+    }
+
+    /// Whether the schema already holds the change the SQL makes after copying `table` to
+    /// `<table>_backup`: a `_backup` table then is the copy an earlier upgrade left (FATE's own
+    /// 1.4.0→1.4.1 leaves `t_queue_backup`), not one this upgrade made.
+    public static func stepDone(backupOf table: String, schema: SchemaState) -> Bool {
+        switch schema {
+        case .v144: true
+        case .v141: table == "t_queue"
+        case .v140, .partial, .missing: false
+        }
+    }
+}

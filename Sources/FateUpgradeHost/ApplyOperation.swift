@@ -146,6 +146,11 @@ public struct ApplyOperation {
         check.blockNames = block.names
         check.takesSnapshot = options.snapshot
         check.derived = derived
+        check.sqlCreates = ApplyOperation.backupTablesCreated(in: upgradePackage, contents: contents)
+        let earlierJournals = FileSystem.isDirectory(parameters.fateRoot) ? (try? UpgradeJournal.all(fateRoot: parameters.fateRoot)) ?? [] : []
+        check.ownTables = Set(earlierJournals.filter { $0.rolledBack == nil }.flatMap { run in
+            (run.after?.backupTables ?? []).filter { !run.before.backupTables.contains($0) } + (run.outcome == .succeeded ? [] : upgradedTables.map { "\($0)_backup" })
+        })
         check.run()
         var problems: [String] = []
         var done: [UpgradeJournal] = []
@@ -203,6 +208,18 @@ public struct ApplyOperation {
             owner: check.serviceOwner, carrySite: migrates ? sitePlan : nil,
             stop: service.command("stop"), start: service.command("start"), startBound: FateFlowService.startBound)
         plan = done.isEmpty ? planner.plan : ApplyPlan(steps: [])
+    }
+
+    /// The `_backup` tables the package's SQL files make, each with its file's name.
+    static func backupTablesCreated(in package: UpgradePackage, contents: UpgradePackage.Contents) -> [String: String] {
+        let files = (try? package.files(named: Set(contents.paths.filter { $0.hasSuffix(".sql") }))) ?? [:]
+        var created: [String: String] = [:]
+        for (path, bytes) in files.sorted(by: { $0.key < $1.key }) {
+            for table in UpgradeSQL.backupTablesCreated(by: String(decoding: bytes, as: UTF8.self)) where created[table] == nil {
+                created[table] = Path.name(path)
+            }
+        }
+        return created
     }
 
     /// The settings files of the tree the script will unpack, read from the python package it names

@@ -19,6 +19,10 @@ public struct Preflight {
     /// The names the script's parameter block sets; others (1.5.x's PYTHON_PACKAGE_PATH) are derived by the script.
     public var blockNames: [String] = ScriptParameters.CodingKeys.allCases.map(\.rawValue)
     public var derived: [String: ShellParameterBlock.DerivedValue] = [:]
+    /// The `_backup` tables the package's SQL makes, with the file that makes each.
+    public var sqlCreates: [String: String] = [:]
+    /// The `_backup` tables runs of this tool made that are not rolled back.
+    public var ownTables: Set<String> = []
     /// Whether a snapshot of the database is taken before the SQL (`--no-snapshot` says not).
     public var takesSnapshot = true
     /// The program that takes it, once found.
@@ -173,13 +177,32 @@ public struct Preflight {
             let sizes = try client.tableSizes(in: Self.database)
             let tables = Set(sizes.keys)
             if tables.isEmpty { problems.append("the database \(Self.database) has no tables (or does not exist)") }
-            let stale = upgradedTables.map { "\($0)_backup" }.filter(tables.contains)
-            if !stale.isEmpty {
-                problems.append("\(Self.database) already has \(stale.joined(separator: ", ")): the upgrade SQL's `create table … like` would fail; roll back the earlier upgrade or rename them first")
-            }
+            let schema = SchemaState.judge(try client.columns(in: Self.database))
+            checkLeftBackups(tables: tables, schema: schema)
             try checkSpace(sizes)
         } catch {
             problems.append(error.description)
+        }
+    }
+
+    /// A `_backup` table the package's SQL would make again stops that SQL (`create table … like`
+    /// fails when it exists): said with where it came from and what to do, never advice to undo
+    /// what this tool did not do.
+    private mutating func checkLeftBackups(tables: Set<String>, schema: SchemaState) {
+        let date = Clock.local("%Y%m%d")
+        for table in upgradedTables where tables.contains("\(table)_backup") {
+            let backup = "\(table)_backup"
+            guard let file = sqlCreates[backup] else { continue }
+            let fails = "\(file) in this package makes \(backup) again (`create table \(backup) like \(table)`), which fails while it is there"
+            let aside = RollbackPlan.asideName(for: table, marker: "backup", date: date, taken: tables)
+            let rename = "RENAME TABLE `\(backup)` TO `\(aside)`"
+            if ownTables.contains(backup) {
+                problems.append("\(Self.database) already has \(backup), made by an earlier fate-upgrade run that is not rolled back: \(fails); roll that run back first (fate-upgrade rollback --fate-root \(shellQuoted(parameters.fateRoot)))")
+            } else if UpgradeSQL.stepDone(backupOf: table, schema: schema) {
+                problems.append("\(Self.database) already has \(backup), the copy an earlier upgrade outside fate-upgrade left (the schema is \(schema.description) already, so \(table) was upgraded then: FATE's own 1.4.0→1.4.1 upgrade leaves t_queue_backup): \(fails); keep it under another name first (\(rename);), then apply again")
+            } else {
+                problems.append("\(Self.database) already has \(backup), not made by fate-upgrade (an earlier attempt by hand?), while \(table) is not upgraded yet (schema \(schema.description)): \(fails); compare it with \(table), then keep it under another name (\(rename);) or drop it, and apply again")
+            }
         }
     }
 

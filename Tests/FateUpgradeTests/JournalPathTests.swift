@@ -119,3 +119,42 @@ import Testing
         #expect(ParameterPlan.fateFlowRootProblem(fateRoot: "/srv/fate", fateFlowRoot: "") == nil)
     }
 }
+
+/// Preflight's word on `_backup` tables is true for the package at hand: which of its SQL files
+/// makes which table, and who made the one that is there.
+@Suite(.serialized) struct LeftBackupTests {
+    typealias Scenario = ApplyRollbackTests.Scenario
+
+    @Test func theSQLFilesOfAPackageSayWhichBackupTablesTheyMake() throws {
+        let first = try String(contentsOf: Support.fixtures.appendingPathComponent("sql/upgrade_1_4_0-1_4_1.sql"), encoding: .utf8)
+        let second = try String(contentsOf: Support.fixtures.appendingPathComponent("sql/upgrade_1_4_1-1_4_2.sql"), encoding: .utf8)
+        #expect(UpgradeSQL.backupTablesCreated(by: first) == ["t_queue_backup"])
+        #expect(UpgradeSQL.backupTablesCreated(by: second) == ["t_job_backup", "t_task_backup", "t_data_view_backup", "t_machine_learning_model_meta_backup"])
+        #expect(UpgradeSQL.backupTablesCreated(by: "CREATE TABLE IF NOT EXISTS `fate_flow`.`t_job_backup`\n  LIKE t_job;") == ["t_job_backup"])
+        #expect(UpgradeSQL.backupTablesCreated(by: "create table t_job_backup (id int); create table t_x like t_job;").isEmpty)
+        #expect(UpgradeSQL.stepDone(backupOf: "t_queue", schema: .v141) && !UpgradeSQL.stepDone(backupOf: "t_job", schema: .v141))
+    }
+
+    /// A 1.4.1 host keeps the t_queue_backup FATE's own 1.4.0→1.4.1 upgrade made: apply must not advise
+    /// rolling anything back, but say where it came from and how to keep it.
+    @Test func aBackupTableFATEsOwnUpgradeLeftIsNamedForWhatItIsAndNothingChanges() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        let step = try String(contentsOf: Support.fixtures.appendingPathComponent("sql/upgrade_1_4_0-1_4_1.sql"), encoding: .utf8)
+        _ = try scenario.mysql.sql(step)
+        let untouched = try HostStateTests.Untouched(scenario)
+        let refused = try scenario.apply(["--component", "mysql"])
+        #expect(refused.status == 1, "\(refused.output)")
+        let line = try #require(refused.stderr.split(separator: "\n").first { $0.contains("t_queue_backup") }.map(String.init), "\(refused.stderr)")
+        #expect(line.contains("FATE's own 1.4.0→1.4.1 upgrade") && line.contains("upgrade_1_4_0-1_4_1.sql in this package makes t_queue_backup again"), "\(line)")
+        #expect(line.contains("RENAME TABLE `t_queue_backup` TO `t_queue_backup_\(Self.today)`"), "\(line)")
+        #expect(!line.contains("roll") , "\(line)")
+        try untouched.expect(in: scenario)
+    }
+
+    static var today: String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd"
+        return formatter.string(from: Date())
+    }
+}
