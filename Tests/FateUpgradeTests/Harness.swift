@@ -668,7 +668,10 @@ struct FateSandbox {
 
     private func startFateFlow() throws {
         let run = try service("start")
-        guard run.status == 0, isFateFlowRunning() else {
+        // Up once it answers HTTP: it logs in to its database and writes its stat log before it
+        // serves, which takes a while on a loaded machine.
+        let http = try ports().http
+        guard run.status == 0, isFateFlowRunning(), Support.waitUntil(seconds: 60, { HostFacts.answersHTTP(host: "127.0.0.1", port: http) }) else {
             throw Failure("fate_flow did not start (\(run.status)):\n\(run.output)\n\(fateFlowErrors())")
         }
     }

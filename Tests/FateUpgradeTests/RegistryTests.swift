@@ -92,6 +92,8 @@ import Testing
     static let ip = "10.20.30.40"
     static let port = 9380
     static let expected = FlowProviderNode(ip: ip, httpPort: port)
+    /// How long a session with the live test server may take to open: a loaded CI machine runs the JVM slowly.
+    static let liveBound: Duration = .seconds(30)
 
     static func baseConf(hosts: [String], useRegistry: Bool = true, password: String = "fate") -> String {
         """
@@ -137,7 +139,7 @@ import Testing
         #expect(findings.count == 1 && session != 0, "\(findings)")
 
         fateFlow.end()
-        #expect(RegistryProbe.run(settings: try Self.settings(server), expected: Self.expected) == .findings([.missing(node: Self.expected.name)]))
+        #expect(RegistryProbe.run(settings: try Self.settings(server), expected: Self.expected, connectTimeout: Self.liveBound) == .findings([.missing(node: Self.expected.name)]))
     }
 
     @Test func noNodeIsMissing() throws {
@@ -145,11 +147,11 @@ import Testing
         defer { server.stop() }
         let settings = try Self.settings(server)
         // No providers path at all.
-        #expect(RegistryProbe.run(settings: settings, expected: Self.expected) == .findings([.missing(node: Self.expected.name)]))
+        #expect(RegistryProbe.run(settings: settings, expected: Self.expected, connectTimeout: Self.liveBound) == .findings([.missing(node: Self.expected.name)]))
         // Another host's fate_flow registered: not a stale node, and not ours.
         let other = try Self.fateFlow(server, ip: "10.20.30.99")
         defer { other.end() }
-        #expect(RegistryProbe.run(settings: settings, expected: Self.expected) == .findings([.missing(node: Self.expected.name)]))
+        #expect(RegistryProbe.run(settings: settings, expected: Self.expected, connectTimeout: Self.liveBound) == .findings([.missing(node: Self.expected.name)]))
     }
 
     /// The digest scheme accepts any user:password (a wrong one is another identity), so the wrong password
@@ -160,7 +162,7 @@ import Testing
         let fateFlow = try Self.fateFlow(server)
         defer { fateFlow.end() }
         let password = "Wr0ng-S3cret-pw"
-        let outcome = RegistryProbe.run(settings: try Self.settings(server, password: password), expected: Self.expected)
+        let outcome = RegistryProbe.run(settings: try Self.settings(server, password: password), expected: Self.expected, connectTimeout: Self.liveBound)
         guard case .failed(.list, let error) = outcome else {
             Issue.record("expected a failed listing, got \(outcome)")
             return
@@ -178,7 +180,7 @@ import Testing
         let server = try ZooKeeperServer.start(properties: ["zookeeper.DigestAuthenticationProvider.enabled": "false"])
         defer { server.stop() }
         let password = "S3cret-Refused"
-        let outcome = RegistryProbe.run(settings: try Self.settings(server, password: password), expected: Self.expected)
+        let outcome = RegistryProbe.run(settings: try Self.settings(server, password: password), expected: Self.expected, connectTimeout: Self.liveBound)
         guard case .failed(.authenticate, let error) = outcome else {
             Issue.record("expected a failed authentication, got \(outcome)\n\(server.log)")
             return
@@ -217,14 +219,14 @@ import Testing
         let fate140 = try KazooSession(.init(hosts: server.hosts, digest: ["fate", "fate"], persistent: [Self.expected.path, other.path]))
         fate140.end()
         let settings = try Self.settings(server)
-        #expect(RegistryProbe.run(settings: settings, expected: Self.expected)
+        #expect(RegistryProbe.run(settings: settings, expected: Self.expected, connectTimeout: Self.liveBound)
                 == .findings([.registeredPersistent(node: Self.expected.name), .stalePersistent(node: other.name, address: "10.20.30.50:9380")]))
 
         // fate_flow 1.4.4 on the same address: NodeExists, logged, not raised; the node stays persistent.
         let upgraded = try Self.fateFlow(server)
         defer { upgraded.end() }
         #expect(upgraded.logged.contains { $0.contains("NodeExistsError") }, "\(upgraded.lines)")
-        #expect(RegistryProbe.run(settings: settings, expected: Self.expected)
+        #expect(RegistryProbe.run(settings: settings, expected: Self.expected, connectTimeout: Self.liveBound)
                 == .findings([.registeredPersistent(node: Self.expected.name), .stalePersistent(node: other.name, address: "10.20.30.50:9380")]))
 
         // A 1.4.4 fate_flow on a new address registers; both old nodes are stale.
