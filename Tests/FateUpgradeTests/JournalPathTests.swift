@@ -158,3 +158,43 @@ import Testing
         return formatter.string(from: Date())
     }
 }
+
+/// An SSH session that drops sends SIGHUP: apply treats it as SIGTERM (the script's process group
+/// is signalled, the journal records `interrupted`, exit 128+N, the JSON object printed), status
+/// says where the host stands, and one rollback finishes the undo.
+@Suite(.serialized) struct HangUpTests {
+    typealias Scenario = ApplyRollbackTests.Scenario
+
+    @Test(arguments: [SIGHUP, SIGTERM])
+    func aSignalDuringTheScriptIsRecordedAndOneRollbackFinishes(signal: Int32) throws {
+        let scriptFolder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: scriptFolder) }
+        let scenario = try Scenario(.allinone, script: try Scenario.pausingScript(seconds: 5, in: scriptFolder))
+        defer { scenario.remove() }
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        let tablesBefore = try scenario.tables()
+        let process = try Support.startTool(["apply", scenario.package.path, "--component", "all", "--model-store", "database", "--json"],
+                                            environment: scenario.environment)
+        #expect(scenario.waitUntilPythonIsMovedAside(), "the upgrade never reached the point of moving python/ aside")
+        kill(process.pid, signal)
+        let result = process.wait(timeout: .seconds(60))
+        #expect(result.termination == .exited(128 + signal), "\(result.termination)\n\(result.stderrText)")
+        // The object is printed for automation, failures included.
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any]
+        #expect(object?["outcome"] as? String == "interrupted", "\(result.stdoutText)")
+        #expect(result.stderrText.contains("stopped by \(Signals.name(signal))"), "\(result.stderrText)")
+        // The script's group went with it: nothing of it is left to write into python/ later.
+        sleep(6)
+        #expect(FateSandbox.processes(withArgument: scenario.folder.appendingPathComponent("upgrade_package/upgrade_script.sh").path).isEmpty)
+        let journal = try #require(try scenario.journals().first)
+        #expect(journal["outcome"] as? String == "interrupted")
+
+        let status = try Support.tool(["status", "--fate-root", scenario.root], environment: scenario.environment)
+        #expect(status.status == 0 && status.stdout.contains("interrupted"), "\(status.output)")
+        let rolledBack = try scenario.rollback()
+        #expect(rolledBack.status == 0, "\(rolledBack.output)")
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(scenario.sandbox.isFateFlowRunning())
+    }
+}
