@@ -37,6 +37,28 @@ public struct UpgradeJournal: Codable, Sendable {
         }
     }
 
+    /// A rollback of this run as it goes: written before its first step and after each, so that a
+    /// rollback that stopped says what it did and what is left.
+    public struct RollbackAttempt: Codable, Sendable {
+        public var startedAt: String
+        public var planned: [String]
+        public var done: [String]
+        /// The step it stopped at and why; nil while it runs or once it finished.
+        public var stoppedAt: String?
+        public var error: String?
+
+        public init(startedAt: String, planned: [String], done: [String] = [], stoppedAt: String? = nil, error: String? = nil) {
+            self.startedAt = startedAt
+            self.planned = planned
+            self.done = done
+            self.stoppedAt = stoppedAt
+            self.error = error
+        }
+
+        /// Whether it ended before its last step (stopped, or killed while it ran).
+        public var unfinished: Bool { done.count < planned.count }
+    }
+
     public struct Rollback: Codable, Sendable {
         public var at: String
         public var steps: [String]
@@ -75,6 +97,8 @@ public struct UpgradeJournal: Codable, Sendable {
     /// The python_<timestamp> backup the site's settings and data were carried from.
     public var siteBackup: String?
     public var rolledBack: Rollback?
+    /// The newest rollback of this run that began.
+    public var rollbackAttempt: RollbackAttempt?
     /// The dump of the database taken before the script ran (components that touch MySQL).
     public var snapshot: DatabaseSnapshot?
     /// Why there is none: `--no-snapshot`.

@@ -219,9 +219,13 @@ public struct RollbackPlanner: Sendable {
     /// YYYYmmdd, for the names tables are kept under.
     public var date: String
     public var snapshot: DatabaseSnapshot?
+    /// Whether a fate_flow of this FATE_ROOT runs now.
+    public var fateFlowRunning: Bool
 
     public init(component: UpgradeComponent, journal: UpgradeJournal?, codeFolder: String, codeName: String, entries: Set<String>,
-                backups: [String], trees: [String: PythonTree], tables: Set<String>, date: String, snapshot: DatabaseSnapshot? = nil) {
+                backups: [String], trees: [String: PythonTree], tables: Set<String>, date: String, snapshot: DatabaseSnapshot? = nil,
+                fateFlowRunning: Bool = true) {
+        self.fateFlowRunning = fateFlowRunning
         self.component = component
         self.journal = journal
         self.codeFolder = codeFolder
@@ -283,6 +287,13 @@ public struct RollbackPlanner: Sendable {
                                 entries: restore.entries, database: fateFlowDatabase, tables: tables, date: date,
                                 snapshot: snapshot, siteData: moves)
         plan.notes += restore.notes + notes
+        // A rollback that stopped midway may have stopped fate_flow before its renames: what is left
+        // of the undo ends with starting it again.
+        if let attempt = journal?.rollbackAttempt, attempt.unfinished, component.touchesService, !fateFlowRunning,
+           !plan.steps.contains(.startService) {
+            plan.steps.append(.startService)
+            plan.notes.append("the rollback begun at \(attempt.startedAt) stopped\(attempt.stoppedAt.map { " at: \($0)" } ?? "") with fate_flow stopped: this one starts it at the end")
+        }
         // A nodemanager machine must not run fate_flow (one per cluster): it stays stopped.
         if journal?.role == MachineRole.nodemanager.rawValue, plan.steps.contains(.startService) {
             plan.steps.removeAll { $0 == .startService }

@@ -80,6 +80,8 @@ public struct HostStatus: Encodable, Sendable {
         public var rolledBackAt: String?
         public var verifiedAt: String?
         public var snapshot: String?
+        /// Where a rollback of it that did not finish stopped.
+        public var rollbackStopped: String?
     }
     public struct Tree: Encodable, Sendable {
         public var path: String
@@ -120,7 +122,13 @@ public struct HostStatus: Encodable, Sendable {
         var notes: [String] = []
         let runs = view.journals.map {
             Run(id: $0.id, startedAt: $0.startedAt, finishedAt: $0.finishedAt, component: $0.component.rawValue, role: $0.role,
-                outcome: $0.outcome.rawValue, rolledBackAt: $0.rolledBack?.at, verifiedAt: $0.verifiedAt, snapshot: $0.snapshot?.file)
+                outcome: $0.outcome.rawValue, rolledBackAt: $0.rolledBack?.at, verifiedAt: $0.verifiedAt, snapshot: $0.snapshot?.file,
+                rollbackStopped: $0.rolledBack == nil && $0.rollbackAttempt?.unfinished == true ? ($0.rollbackAttempt?.stoppedAt ?? "while it ran (killed?)") : nil)
+        }
+        for run in view.journals where run.rolledBack == nil {
+            guard let attempt = run.rollbackAttempt, attempt.unfinished else { continue }
+            let left = attempt.planned.dropFirst(attempt.done.count)
+            notes.append("the rollback of \(run.id) begun at \(attempt.startedAt) stopped \(attempt.stoppedAt.map { "at: \($0)" } ?? "while it ran (killed?)")\(attempt.error.map { " (\($0))" } ?? ""); done: \(attempt.done.isEmpty ? "nothing" : attempt.done.joined(separator: "; ")); not done: \(left.joined(separator: "; ")). fate-upgrade rollback --fate-root \(shellQuoted(root)) finishes it")
         }
         let names = FileSystem.names(in: root).sorted()
         var trees: [Tree] = []
@@ -188,6 +196,7 @@ public struct HostStatus: Encodable, Sendable {
             if let at = run.rolledBackAt { line += ", rolled back \(at)" }
             if let at = run.verifiedAt { line += ", verified \(at)" }
             if run.snapshot != nil { line += ", snapshot" }
+            if run.rollbackStopped != nil { line += ", ROLLBACK NOT FINISHED" }
             lines.append(line)
         }
         lines.append("python trees:")

@@ -77,7 +77,9 @@ public struct MySQLClient: Sendable {
         if result.timedOut { throw HostError("\(shown): no answer within \(timeout); stopped it") }
         if let signal = result.interruptedBy { throw HostError("\(shown): stopped by \(Signals.name(signal))") }
         guard result.termination.succeeded else {
-            let message = result.stderrText.split(separator: "\n").first.map(String.init) ?? result.termination.description
+            // The client frames a failed statement with dashes before its ERROR line: the ERROR line says why.
+            let lines = result.stderrText.split(separator: "\n").map(String.init)
+            let message = lines.first { $0.hasPrefix("ERROR") } ?? lines.last { !$0.allSatisfy { $0 == "-" || $0 == " " } } ?? result.termination.description
             throw HostError("\(shown): \(mask(message))")
         }
         return result.stdoutText

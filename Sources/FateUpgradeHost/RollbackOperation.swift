@@ -40,6 +40,9 @@ public struct RollbackOperation {
         public var done: [String]
         public var notes: [String]
         public var workFolder: String?
+        /// Where a rollback that did not finish stopped, and the command that finishes it.
+        public var stoppedAt: String?
+        public var next: String?
     }
 
     public let options: Options
@@ -116,7 +119,7 @@ public struct RollbackOperation {
         let planner = RollbackPlanner(component: component, journal: journal, codeFolder: codeFolder, codeName: codeName,
                                       entries: Set(FileSystem.names(in: codeFolder)), backups: backups,
                                       trees: component.touchesPython ? survey.trees : [:], tables: tables,
-                                      date: Clock.local("%Y%m%d"), snapshot: snapshot)
+                                      date: Clock.local("%Y%m%d"), snapshot: snapshot, fateFlowRunning: !survey.fateFlowPids.isEmpty)
         var siteData: [RollbackPlanner.SiteDataMove] = []
         if let backup = planner.restore.backup, component.touchesPython,
            let record = try? SiteRecord.load(SiteRecord.path(fateRoot: parameters.fateRoot, backup: backup)) {
@@ -144,7 +147,7 @@ public struct RollbackOperation {
 
     public func report(outcome: String, changed: Bool, done: [String] = []) -> Report {
         Report(outcome: outcome, changed: changed, component: component.rawValue, source: source, journal: journal?.path,
-               steps: plan.steps.map(shown), done: done, notes: plan.notes, workFolder: journal?.workFolder)
+               steps: plan.steps.map(shown), done: done, notes: plan.notes, workFolder: journal?.workFolder, stoppedAt: nil, next: nil)
     }
 
     /// Marks a journal whose rollback has nothing left to do as rolled back.
@@ -154,52 +157,82 @@ public struct RollbackOperation {
         try finished.save()
     }
 
-    /// Runs the steps; a signal is acted on between steps, never inside a rename.
+    /// Runs the steps; a signal is acted on between steps, never inside a rename. The journal
+    /// records the attempt before the first step and after each; a step that fails ends the run
+    /// with what was done, what is left, and the command that finishes it.
     public func execute(console: Console = .shared) throws -> Report {
         try Signals.deferring {
             var staged: StagedDump? = nil
             var runner = StepRunner<RollbackPlan.Step>()
-            try runner.run(plan.steps, interrupted: { signal, step, done in
-                throw Interrupted(signal: signal, detail: "rollback stopped before: \(shown(step)); done so far: \(done)")
-            }) { step, done in
-                switch step {
-                case .stopService:
-                    try service.stop(console: console)
-                case .startService:
-                    try service.start(console: console)
-                case .moveSiteData(let moves):
-                    for move in moves {
-                        do { try FileSystem.rename(move.from, move.to) } catch {
-                            throw HostError("\(error.operatorLines.joined(separator: "; ")); done so far: \(done)")
-                        }
-                    }
-                case .renameFolders(let folder, let renames):
-                    for rename in renames {
-                        do { try FileSystem.rename("\(folder)/\(rename.from)", "\(folder)/\(rename.to)") } catch {
-                            throw HostError("\(error.operatorLines.joined(separator: "; ")); done so far: \(done)")
-                        }
-                    }
-                case .renameTables(let database, let statement, _):
-                    try client.run(statement, database: database)
-                case .stageSnapshot:
-                    guard let snapshot else { throw HostError("internal: no snapshot to stage") }
-                    staged = try DatabaseSnapshots.stage(snapshot)
-                case .loadSnapshot(let database, let file):
-                    guard let dump = staged else { throw HostError("internal: the snapshot was not staged") }
-                    do { try client.run(input: .descriptor(dump.descriptor), database: database, timeout: .seconds(6 * 3600)) } catch {
-                        throw HostError("loading \(file) failed: \(error.operatorLines.joined(separator: "; ")); done so far: \(done). The tables as they were are kept under their _pre_restore_ names")
-                    }
-                    staged = nil
-                case .checkRows(let database, let expected):
-                    let differences = DatabaseSnapshots.differences(expected: expected, actual: try client.rowCounts(Array(expected.keys), in: database))
-                    guard differences.isEmpty else {
-                        throw HostError("the restored \(database) does not match the snapshot: \(differences.joined(separator: "; ")); done so far: \(done)")
-                    }
+            var record = journal
+            record?.rollbackAttempt = .init(startedAt: isoNow(), planned: plan.steps.map(\.description))
+            try record?.save()
+            func stopped(at step: RollbackPlan.Step?, _ error: any Error) throws -> Never {
+                let why = error.operatorLines.joined(separator: "; ")
+                record?.rollbackAttempt?.stoppedAt = step?.description
+                record?.rollbackAttempt?.error = why
+                do { try record?.save() } catch { console.warn("the journal could not record where the rollback stopped: \(error.operatorLines.joined(separator: "; "))") }
+                let done = runner.done.map(\.description)
+                let left = plan.steps.dropFirst(runner.done.count).map(\.description)
+                let service = runner.done.contains(.stopService) && !runner.done.contains(.startService) ? " fate_flow is stopped." : ""
+                let next = "fix the cause, then run fate-upgrade rollback --fate-root \(shellQuoted(options.fateRoot)) again: it finishes from here"
+                var lines = ["rollback stopped\(step.map { " at: \(shown($0))" } ?? ""): \(why)",
+                             "done: \(done.isEmpty ? "nothing" : done.joined(separator: "; "))", "not done: \(left.joined(separator: "; "))\(service)", next]
+                var exitStatus: Int32 = 1
+                var outcome = "failed"
+                if let interrupted = error as? Interrupted {
+                    exitStatus = interrupted.exitStatus
+                    outcome = "interrupted"
+                    lines[0] = interrupted.lines.joined(separator: "; ")
                 }
-                console.say("done: \(step.description)")
+                var report = self.report(outcome: outcome, changed: !done.isEmpty, done: done)
+                report.stoppedAt = step?.description
+                report.next = next
+                throw RollbackFailure(lines: lines, exitStatus: exitStatus, rollbackReport: report)
+            }
+            var current: RollbackPlan.Step? = nil
+            do {
+                try runner.run(plan.steps, interrupted: { signal, step, done in
+                    current = step
+                    throw Interrupted(signal: signal, detail: "rollback stopped before: \(shown(step)); done so far: \(done)")
+                }, record: { done in
+                    record?.rollbackAttempt?.done = done.map(\.description)
+                    do { try record?.save() } catch { console.warn("the journal could not record the rollback's progress: \(error.operatorLines.joined(separator: "; "))") }
+                }) { step, done in
+                    current = step
+                    switch step {
+                    case .stopService:
+                        try service.stop(console: console)
+                    case .startService:
+                        try service.start(console: console)
+                    case .moveSiteData(let moves):
+                        for move in moves { try FileSystem.rename(move.from, move.to) }
+                    case .renameFolders(let folder, let renames):
+                        for rename in renames { try FileSystem.rename("\(folder)/\(rename.from)", "\(folder)/\(rename.to)") }
+                    case .renameTables(let database, let statement, _):
+                        try client.run(statement, database: database)
+                    case .stageSnapshot:
+                        guard let snapshot else { throw HostError("internal: no snapshot to stage") }
+                        staged = try DatabaseSnapshots.stage(snapshot)
+                    case .loadSnapshot(let database, let file):
+                        guard let dump = staged else { throw HostError("internal: the snapshot was not staged") }
+                        do { try client.run(input: .descriptor(dump.descriptor), database: database, timeout: .seconds(6 * 3600)) } catch {
+                            throw HostError("loading \(file) failed: \(error.operatorLines.joined(separator: "; ")). The tables as they were are kept under their _pre_restore_ names")
+                        }
+                        staged = nil
+                    case .checkRows(let database, let expected):
+                        let differences = DatabaseSnapshots.differences(expected: expected, actual: try client.rowCounts(Array(expected.keys), in: database))
+                        guard differences.isEmpty else {
+                            throw HostError("the restored \(database) does not match the snapshot: \(differences.joined(separator: "; "))")
+                        }
+                    }
+                    console.say("done: \(step.description)")
+                }
+            } catch {
+                try stopped(at: current, error)
             }
             let done = runner.done.map(\.description)
-            if var finished = journal {
+            if var finished = record {
                 finished.rolledBack = .init(at: isoNow(), steps: done)
                 try finished.save()
             }
@@ -210,4 +243,13 @@ public struct RollbackOperation {
             return report(outcome: "rolled back", changed: true, done: done)
         }
     }
+}
+
+/// A rollback that stopped before its last step: the lines say what was done and what is left;
+/// the report says it for --json.
+public struct RollbackFailure: OperatorError, ReportingError {
+    public var lines: [String]
+    public var exitStatus: Int32
+    public var rollbackReport: RollbackOperation.Report
+    public var report: any Encodable & Sendable { rollbackReport }
 }

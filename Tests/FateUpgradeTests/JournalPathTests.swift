@@ -198,3 +198,51 @@ import Testing
         #expect(scenario.sandbox.isFateFlowRunning())
     }
 }
+
+/// A rollback that fails midway says what it did and what is left, the journal and status say
+/// it too, and one more rollback finishes it (issue 20).
+@Suite(.serialized) struct UnfinishedRollbackTests {
+    typealias Scenario = ApplyRollbackTests.Scenario
+
+    @Test func aRollbackStoppedAtTheTablesIsRecordedAndTheNextOneFinishesIt() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        let tablesBefore = try scenario.tables()
+        let applied = try scenario.apply(["--component", "all"])
+        #expect(applied.status == 0, "\(applied.output)")
+
+        // The database refuses the RENAME (RENAME TABLE needs DROP) after fate_flow was stopped and python/ swapped.
+        _ = try scenario.mysql.sql("REVOKE DROP ON fate_flow.* FROM \(MariaDB.packageUser)@localhost; FLUSH PRIVILEGES;")
+        let failed = try scenario.rollback(["--json"])
+        #expect(failed.status == 1, "\(failed.output)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(failed.stdout.utf8)) as? [String: Any], "\(failed.stdout)")
+        #expect(report["outcome"] as? String == "failed")
+        #expect((report["stoppedAt"] as? String)?.hasPrefix("in database fate_flow: RENAME TABLE") == true, "\(report)")
+        #expect((report["done"] as? [String])?.first == "stop fate_flow", "\(report)")
+        #expect(failed.stderr.contains("not done: in database fate_flow: RENAME TABLE") && failed.stderr.contains("fate_flow is stopped.")
+                && failed.stderr.contains("run fate-upgrade rollback --fate-root \(scenario.root) again"), "\(failed.stderr)")
+        let attempt = try #require(try scenario.journals().last?["rollbackAttempt"] as? [String: Any])
+        // The client's ERROR line, not the dashes it frames the statement with.
+        #expect((attempt["error"] as? String)?.contains("ERROR 1142") == true && (attempt["error"] as? String)?.contains("DROP command denied") == true, "\(attempt)")
+        #expect(try scenario.journals().last?["rolledBack"] == nil)
+        #expect(!scenario.sandbox.isFateFlowRunning())
+
+        let status = try Support.tool(["status", "--fate-root", scenario.root], environment: scenario.environment)
+        #expect(status.stdout.contains("ROLLBACK NOT FINISHED") && status.stdout.contains("stopped at: in database fate_flow: RENAME TABLE")
+                && status.stdout.contains("fate-upgrade rollback --fate-root \(scenario.root) finishes it"), "\(status.stdout)")
+
+        // The cause fixed, the next rollback does what is left: the tables, then fate_flow started again.
+        _ = try scenario.mysql.sql("GRANT DROP ON fate_flow.* TO \(MariaDB.packageUser)@localhost; FLUSH PRIVILEGES;")
+        let plan = try scenario.rollback(["--plan"])
+        #expect(plan.stdout.contains("RENAME TABLE") && plan.stdout.contains("start fate_flow") && !plan.stdout.contains("mv python"), "\(plan.stdout)")
+        let finished = try scenario.rollback()
+        #expect(finished.status == 0, "\(finished.output)")
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(scenario.sandbox.isFateFlowRunning())
+        #expect(try scenario.journals().last?["rolledBack"] != nil)
+        let after = try Support.tool(["status", "--fate-root", scenario.root], environment: scenario.environment)
+        #expect(!after.stdout.contains("ROLLBACK NOT FINISHED"), "\(after.stdout)")
+    }
+}
