@@ -97,6 +97,8 @@ public struct UpgradeJournal: Codable, Sendable {
     /// The python_<timestamp> backup the site's settings and data were carried from.
     public var siteBackup: String?
     public var rolledBack: Rollback?
+    /// The steps of the run's plan finished so far, in order.
+    public var stepsDone: [String]?
     /// The newest rollback of this run that began.
     public var rollbackAttempt: RollbackAttempt?
     /// The dump of the database taken before the script ran (components that touch MySQL).

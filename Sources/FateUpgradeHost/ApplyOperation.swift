@@ -328,7 +328,13 @@ public struct ApplyOperation {
         }
 
         var runner = StepRunner<ApplyPlan.Step>()
-        try runner.run(plan.steps, interrupted: { _, step, _ in try checkpoint("before: \(step)") }) { step, _ in
+        try runner.run(plan.steps, interrupted: { _, step, _ in try checkpoint("before: \(step)") }, record: { done in
+            // Every finished step, from the journal's own on: where a run stopped is on record.
+            guard var record = journal else { return }
+            record.stepsDone = done.map(\.description)
+            journal = record
+            do { try record.save() } catch { console.warn("the journal could not record the step: \(error.operatorLines.joined(separator: "; "))") }
+        }) { step, _ in
             switch step {
             case .extract:
                 do { try extract(console: console) } catch {

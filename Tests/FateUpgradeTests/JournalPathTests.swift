@@ -188,6 +188,9 @@ import Testing
         #expect(FateSandbox.processes(withArgument: scenario.folder.appendingPathComponent("upgrade_package/upgrade_script.sh").path).isEmpty)
         let journal = try #require(try scenario.journals().first)
         #expect(journal["outcome"] as? String == "interrupted")
+        // Every finished step is on record: the script's was not one.
+        let steps = (journal["stepsDone"] as? [String]) ?? []
+        #expect(steps.count == 3 && steps.last?.hasPrefix("record the journal") == true, "\(steps)")
 
         let status = try Support.tool(["status", "--fate-root", scenario.root], environment: scenario.environment)
         #expect(status.status == 0 && status.stdout.contains("interrupted"), "\(status.output)")
