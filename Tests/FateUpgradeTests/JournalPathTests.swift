@@ -249,3 +249,27 @@ import Testing
         #expect(!after.stdout.contains("ROLLBACK NOT FINISHED"), "\(after.stdout)")
     }
 }
+
+extension UnfinishedRollbackTests {
+    /// apply → rollback → apply → rollback --from-snapshot: the first rollback's kept tables are in the
+    /// second snapshot and in the database; every name the restore gives fits MySQL's 64 characters.
+    @Test func aSnapshotRestoreAfterAnEarlierRollbackFinishes() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        #expect(try scenario.apply(["--component", "mysql"]).status == 0)
+        #expect(try scenario.rollback().status == 0)
+        let tablesBefore = try scenario.tables()
+        sleep(1)
+        let again = try scenario.apply(["--component", "mysql"])
+        #expect(again.status == 0, "\(again.output)")
+        let restored = try scenario.rollback(["--from-snapshot"])
+        #expect(restored.status == 0, "\(restored.output)")
+        #expect(try scenario.tables() == tablesBefore)
+        let names = try scenario.mysql.sql("SHOW TABLES;", database: "fate_flow").split(separator: "\n")
+        #expect(names.contains { $0.hasPrefix("t_machine_learning_model_meta_pre_restore_") } && names.allSatisfy { $0.count <= 64 }, "\(names)")
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        let status = try Support.tool(["status", "--fate-root", scenario.root], environment: scenario.environment)
+        #expect(status.status == 0 && !status.stdout.contains("ROLLBACK NOT FINISHED"), "\(status.output)")
+    }
+}
