@@ -26,13 +26,15 @@ final class MariaDB: @unchecked Sendable {
     static let siteUser = "fate"
     static let sitePassword = "S1te db#pass"
 
-    private let process: ShellJob
-    private let watchdog: ShellJob
+    private var process: ShellJob
+    private var watchdog: ShellJob
     private let optionFile: URL
+    /// How the server was started, for `restart`.
+    private let serverArguments: [String]
     private let lock = NSLock()
     private var stopped = false
 
-    private init(folder: URL, port: Int, process: ShellJob, watchdog: ShellJob, optionFile: URL) {
+    private init(folder: URL, port: Int, process: ShellJob, watchdog: ShellJob, optionFile: URL, serverArguments: [String]) {
         self.folder = folder
         self.port = port
         self.socket = folder.appendingPathComponent("mysql.sock").path
@@ -40,6 +42,26 @@ final class MariaDB: @unchecked Sendable {
         self.process = process
         self.watchdog = watchdog
         self.optionFile = optionFile
+        self.serverArguments = serverArguments
+    }
+
+    /// The server killed as a crash or the OOM killer would (SIGKILL): no clean shutdown.
+    func kill() {
+        lock.lock()
+        defer { lock.unlock() }
+        Glibc.kill(process.pid, SIGKILL)
+        while process.isRunning { usleep(10_000) }
+        watchdog.stop(within: 5)
+    }
+
+    /// Started again on the same data folder, socket and port, as an operator restarts MySQL.
+    func restart() throws {
+        lock.lock()
+        let (process, watchdog) = try Self.launch(serverArguments, folder: folder)
+        self.process = process
+        self.watchdog = watchdog
+        lock.unlock()
+        try waitUntilAnswering()
     }
 
     deinit { stop() }
@@ -165,78 +187,91 @@ final class MariaDB: @unchecked Sendable {
             // Started as FATE's MySQL is, from a shell that closes nothing: it keeps what it inherits.
             // TCP on a private port of 127.0.0.1, as fate_flow reaches its database in cluster mode.
             let port = try Support.freePort()
-            let process = try ShellJob(server, ["--no-defaults"] + userOption + [
+            let arguments = [server, "--no-defaults"] + userOption + [
                 "--port=\(port)", "--bind-address=127.0.0.1",
                 "--datadir=\(folder.appendingPathComponent("data").path)", "--socket=\(socket)",
                 "--pid-file=\(folder.appendingPathComponent("mariadbd.pid").path)", "--log-error=\(errorLog.path)",
-            ] + tuning, output: "/dev/null", errors: stderrLog.path)
-
-            // If this test process dies without stopping the server (a crash, a kill), nothing else would:
-            // this stops it and removes its folder once the test process is gone, and ends by itself once the
-            // server is. Children of the test runner's threads inherit a mask that blocks SIGTERM, hence the
-            // unblocking first.
-            let watchdogArguments = ["python3", "-c", """
-                import os, shutil, signal, sys, time
-                signal.pthread_sigmask(signal.SIG_SETMASK, [])
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                test, server = int(sys.argv[1]), int(sys.argv[2])
-                def alive(pid):
-                    try:
-                        with open("/proc/%d/stat" % pid) as f:
-                            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-                    except OSError:
-                        return False
-                while alive(test):
-                    if not alive(server):
-                        sys.exit(0)
-                    time.sleep(0.5)
-                os.kill(server, signal.SIGTERM)
-                deadline = time.time() + 60
-                while alive(server) and time.time() < deadline:
-                    time.sleep(0.2)
-                data = os.path.join(sys.argv[3], "data")
-                if os.path.ismount(data):
-                    os.spawnvp(os.P_WAIT, "umount", ["umount", "-l", data])
-                shutil.rmtree(sys.argv[3], ignore_errors=True)
-                """, "\(getpid())", "\(process.pid)", folder.path]
-            let watchdog: ShellJob
-            do {
-                watchdog = try ShellJob("/usr/bin/env", watchdogArguments, output: "/dev/null", errors: "/dev/null")
-            } catch {
-                process.stop()
+            ] + tuning
+            let (process, watchdog) = try launch(arguments, folder: folder)
+            let database = MariaDB(folder: folder, port: port, process: process, watchdog: watchdog, optionFile: optionFile, serverArguments: arguments)
+            do { try database.waitUntilAnswering() } catch {
+                database.stop()
                 throw error
             }
-
-            let database = MariaDB(folder: folder, port: port, process: process, watchdog: watchdog, optionFile: optionFile)
-            // A loaded machine running many tests at once can be slow; a server that cannot start exits, which
-            // is noticed at once, so the long limit only matters for a server that hangs.
-            let deadline = Date().addingTimeInterval(90)
-            var lastError = "no socket yet"
-            while true {
-                guard process.isRunning else {
-                    let message = "mariadbd exited with status \(process.exitStatus ?? -1) before answering:\n\(logs())"
-                    database.stop()
-                    throw Failure(message)
-                }
-                if FileManager.default.fileExists(atPath: socket) {
-                    do {
-                        try database.sql("SELECT 1")
-                        return database
-                    } catch {
-                        lastError = "\(error)"
-                    }
-                }
-                if Date() > deadline {
-                    let message = "mariadbd did not answer within 90 s (\(lastError)):\n\(logs())"
-                    database.stop()
-                    throw Failure(message)
-                }
-                usleep(20_000)
-            }
+            return database
         } catch {
             unmountDataFolder(in: folder)
             try? FileManager.default.removeItem(at: folder)
             throw error
+        }
+    }
+
+    /// The server and a watchdog that stops it and removes its folder if the test process dies.
+    private static func launch(_ arguments: [String], folder: URL) throws -> (ShellJob, ShellJob) {
+        let process = try ShellJob(arguments[0], Array(arguments.dropFirst()), output: "/dev/null", errors: folder.appendingPathComponent("stderr.log").path)
+        // If this test process dies without stopping the server (a crash, a kill), nothing else would:
+        // this stops it and removes its folder once the test process is gone, and ends by itself once the
+        // server is. Children of the test runner's threads inherit a mask that blocks SIGTERM, hence the
+        // unblocking first.
+        let watchdogArguments = ["python3", "-c", """
+            import os, shutil, signal, sys, time
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            test, server = int(sys.argv[1]), int(sys.argv[2])
+            def alive(pid):
+                try:
+                    with open("/proc/%d/stat" % pid) as f:
+                        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+                except OSError:
+                    return False
+            while alive(test):
+                if not alive(server):
+                    sys.exit(0)
+                time.sleep(0.5)
+            os.kill(server, signal.SIGTERM)
+            deadline = time.time() + 60
+            while alive(server) and time.time() < deadline:
+                time.sleep(0.2)
+            data = os.path.join(sys.argv[3], "data")
+            if os.path.ismount(data):
+                os.spawnvp(os.P_WAIT, "umount", ["umount", "-l", data])
+            shutil.rmtree(sys.argv[3], ignore_errors=True)
+            """, "\(getpid())", "\(process.pid)", folder.path]
+
+        let watchdog: ShellJob
+        do {
+            watchdog = try ShellJob("/usr/bin/env", watchdogArguments, output: "/dev/null", errors: "/dev/null")
+        } catch {
+            process.stop()
+            throw error
+        }
+        return (process, watchdog)
+    }
+
+    /// Until it answers `SELECT 1`; a server that exits is noticed at once.
+    private func waitUntilAnswering() throws {
+        let errorLog = folder.appendingPathComponent("error.log"), stderrLog = folder.appendingPathComponent("stderr.log")
+        func logs() -> String {
+            [errorLog, stderrLog].compactMap { try? String(contentsOf: $0, encoding: .utf8) }.joined(separator: "\n")
+        }
+        // A loaded machine running many tests at once can be slow; the long limit only matters for a
+        // server that hangs.
+        let deadline = Date().addingTimeInterval(90)
+        var lastError = "no socket yet"
+        while true {
+            guard process.isRunning else {
+                throw Failure("mariadbd exited with status \(process.exitStatus ?? -1) before answering:\n\(logs())")
+            }
+            if FileManager.default.fileExists(atPath: socket) {
+                do {
+                    try sql("SELECT 1")
+                    return
+                } catch {
+                    lastError = "\(error)"
+                }
+            }
+            if Date() > deadline { throw Failure("mariadbd did not answer within 90 s (\(lastError)):\n\(logs())") }
+            usleep(20_000)
         }
     }
 

@@ -273,3 +273,49 @@ extension UnfinishedRollbackTests {
         #expect(status.status == 0 && !status.stdout.contains("ROLLBACK NOT FINISHED"), "\(status.output)")
     }
 }
+
+extension UnfinishedRollbackTests {
+    /// The database dies (SIGKILL) after rollback stopped fate_flow and before its RENAME TABLE: the
+    /// rollback stops there on record; with MySQL started again, one more rollback finishes.
+    @Test func aDatabaseKilledMidRollbackLeavesARecordAndTheNextRollbackFinishes() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // FATE's service.sh, slower to stop (a busy fate_flow): the window in which the database dies.
+        let service = folder.appendingPathComponent("service.sh")
+        let text = try String(contentsOf: Support.fixtures.appendingPathComponent("fate_flow_service.sh"), encoding: .utf8)
+        #expect(text.contains("stop() {\n    getpid\n"))
+        try Data(text.replacingOccurrences(of: "stop() {\n    getpid\n", with: "stop() {\n    sleep 4\n    getpid\n").utf8).write(to: service)
+        let scenario = try Scenario(.allinone, service: service)
+        defer { scenario.remove() }
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        let tablesBefore = try scenario.tables()
+        let applied = try scenario.apply(["--component", "all"])
+        #expect(applied.status == 0, "\(applied.output)")
+
+        let rollback = try Support.startTool(["rollback", "--fate-root", scenario.root], environment: scenario.environment)
+        // Once the attempt is on record, the rollback is inside its stop step, which takes 4 s.
+        #expect(Support.waitUntil(seconds: 30) { ((try? scenario.journals().last?["rollbackAttempt"]) ?? nil) != nil })
+        scenario.mysql.kill()
+        let result = rollback.wait(timeout: .seconds(120))
+        #expect(result.termination == .exited(1), "\(result.termination)\n\(result.stderrText)")
+        #expect(result.stderrText.contains("rollback stopped at: in database fate_flow: RENAME TABLE") && result.stderrText.contains("fate_flow is stopped."),
+                "\(result.stderrText)")
+        let attempt = try #require(try scenario.journals().last?["rollbackAttempt"] as? [String: Any])
+        #expect((attempt["stoppedAt"] as? String)?.hasPrefix("in database fate_flow: RENAME TABLE") == true, "\(attempt)")
+
+        // status tells it, with the database down too.
+        let status = try Support.tool(["status", "--fate-root", scenario.root], environment: scenario.environment)
+        #expect(status.status == 0 && status.stdout.contains("ROLLBACK NOT FINISHED"), "\(status.output)")
+        // With the database down, the next rollback refuses before it changes anything.
+        let early = try scenario.rollback()
+        #expect(early.status == 1 && early.stderr.contains("the database step needs the fate_flow tables"), "\(early.output)")
+
+        try scenario.mysql.restart()
+        let finished = try scenario.rollback()
+        #expect(finished.status == 0, "\(finished.output)")
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(scenario.sandbox.isFateFlowRunning())
+        #expect(try scenario.journals().last?["rolledBack"] != nil)
+    }
+}
