@@ -319,3 +319,33 @@ extension UnfinishedRollbackTests {
         #expect(try scenario.journals().last?["rolledBack"] != nil)
     }
 }
+
+extension UnfinishedRollbackTests {
+    /// MySQL's data folder full while `rollback --from-snapshot` restores: it stops on record wherever the
+    /// disk gave out; with room again, the same command finishes and the tables are the snapshot's.
+    @Test func aFullDataFolderStopsASnapshotRestoreOnRecordAndTheNextOneFinishes() throws {
+        try #require(getuid() == 0, "puts MariaDB's data directory on a tmpfs: needs root, as CI has")
+        let scenario = try Scenario(.allinone, dataFolderSize: "512m")
+        defer { scenario.remove() }
+        // Rows enough that loading them needs room.
+        _ = try scenario.mysql.sql("INSERT INTO t_job (f_job_id, f_role, f_party_id, f_roles, f_work_mode, f_initiator_party_id, f_dsl, f_runtime_conf, f_run_ip, f_status, f_create_time) SELECT CONCAT('bulk', seq), 'guest', '9999', '{}', 1, '9999', REPEAT('d', 2000), '{}', '127.0.0.1', 'success', seq FROM seq_1_to_20000;",
+                                   database: "fate_flow")
+        let tablesBefore = try scenario.tables()
+        let applied = try scenario.apply(["--component", "mysql"])
+        #expect(applied.status == 0, "\(applied.output)")
+
+        try scenario.mysql.limitDataFolder(freeBytes: 0)
+        let stopped = try scenario.rollback(["--from-snapshot", "--json"])
+        #expect(stopped.status == 1, "\(stopped.output)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(stopped.stdout.utf8)) as? [String: Any], "\(stopped.stdout)")
+        #expect(report["outcome"] as? String == "failed" && report["stoppedAt"] is String, "\(report)")
+        let status = try Support.tool(["status", "--fate-root", scenario.root], environment: scenario.environment)
+        #expect(status.stdout.contains("ROLLBACK NOT FINISHED"), "\(status.output)")
+
+        try scenario.mysql.limitDataFolder(freeBytes: 256 << 20)
+        let finished = try scenario.rollback(["--from-snapshot"])
+        #expect(finished.status == 0, "\(finished.output)")
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(try scenario.journals().last?["rolledBack"] != nil)
+    }
+}
