@@ -40,9 +40,10 @@ struct FateUpgrade: ParsableCommand {
             if let reporting = command as? JSONReporting, reporting.json { console.useJSON(true) }
             try command.run()
         } catch let error as OperatorError {
-            if let reporting = error as? ReportingError, console.isJSON,
-               let data = try? encoder.encode(AnyEncodable(reporting.report)) {
-                console.json(data)
+            // With --json there is always an object on stdout: the command's own report, or the error's.
+            if console.isJSON {
+                let report: any Encodable & Sendable = (error as? ReportingError)?.report ?? FailureReport(lines: error.lines, exitStatus: error.exitStatus)
+                if let data = try? encoder.encode(AnyEncodable(report)) { console.json(data) }
             }
             error.lines.forEach(console.error)
             Glibc.exit(error.exitStatus)
@@ -51,6 +52,7 @@ struct FateUpgrade: ParsableCommand {
             // Help and usage: `--help` comes back as argument-parser's own (internal) error type.
             exit(withError: error)
         } catch {
+            if console.isJSON, let data = try? encoder.encode(FailureReport(lines: error.operatorLines, exitStatus: 1)) { console.json(data) }
             error.operatorLines.forEach(console.error)
             Glibc.exit(1)
         }
@@ -124,3 +126,16 @@ struct DatabasePasswordOptions: ParsableArguments {
 
 extension UpgradeComponent: ExpressibleByArgument {}
 extension MachineRole: ExpressibleByArgument {}
+
+/// What --json prints for a run that failed without a report of its own. Whether it changed
+/// something is not known here, so it is not said: the errors say what was done.
+struct FailureReport: Encodable, Sendable {
+    var outcome = "failed"
+    var errors: [String]
+    var exitStatus: Int32
+
+    init(lines: [String], exitStatus: Int32) {
+        errors = lines
+        self.exitStatus = exitStatus
+    }
+}

@@ -349,3 +349,18 @@ extension UnfinishedRollbackTests {
         #expect(try scenario.journals().last?["rolledBack"] != nil)
     }
 }
+
+/// With --json, every command prints one JSON object on stdout, failures included (issue 20).
+@Suite struct JSONOnFailureTests {
+    @Test(arguments: [["status"], ["verify"], ["rollback", "--plan"], ["cleanup", "--plan"], ["apply", "/nonexistent/upgrade_package_new.tar.gz", "--component", "all"]])
+    func aFailureStillPrintsItsObject(command: [String]) throws {
+        let missing = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: missing) }
+        let root = command[0] == "apply" ? [] : ["--fate-root", missing.appendingPathComponent("no-such-fate").path]
+        let run = try Support.tool(command + root + ["--json"], in: missing)
+        #expect(run.status != 0, "\(run.output)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(command): \(run.stdout)")
+        #expect(object["outcome"] as? String != nil, "\(object)")
+        #expect(!run.stderr.isEmpty)
+    }
+}
