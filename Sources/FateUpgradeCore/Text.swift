@@ -64,3 +64,35 @@ public func mebibytes(_ bytes: Int64) -> String {
     let tenths = (bytes * 10 + 524_288) / 1_048_576
     return "\(tenths / 10).\(tenths % 10) MiB"
 }
+
+/// The known word a mistyped one most likely meant, for "did you mean …?".
+public enum Suggestion {
+    /// The closest of `candidates` by edit distance (case ignored, a swap of two neighbours is one
+    /// edit), when it is close enough to be a typo: at most 2 edits, and fewer than half the word.
+    public static func closest(to word: String, among candidates: [String]) -> String? {
+        let target = Array(word.uppercased())
+        var best: (name: String, distance: Int)? = nil
+        for candidate in candidates {
+            let distance = editDistance(target, Array(candidate.uppercased()))
+            if distance <= 2, distance * 2 < max(target.count, 1), distance < (best?.distance ?? .max) { best = (candidate, distance) }
+        }
+        return best?.name
+    }
+
+    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var before = [Int](0...b.count), previous = before, current = before
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { current[j] = min(current[j], before[j - 2] + 1) }
+            }
+            before = previous
+            previous = current
+        }
+        return previous[b.count]
+    }
+}

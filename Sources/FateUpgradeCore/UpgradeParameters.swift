@@ -180,7 +180,7 @@ public struct ParameterPlan: Sendable {
         self.block = block
         var problems: [ParameterProblem] = []
         for name in keep where !block.names.contains(name) {
-            problems.append(ParameterProblem(name: name, origin: "--keep", message: "unknown parameter; \(block.file) defines \(block.names.joined(separator: ", "))"))
+            problems.append(ParameterProblem(name: name, origin: "--keep", message: ParameterPlan.unknown(name, in: block)))
         }
         let given = Set(settings.map(\.name))
         if secretsMustBeGiven {
@@ -199,7 +199,7 @@ public struct ParameterPlan: Sendable {
         for setting in settings {
             guard knownSet.contains(setting.name) else {
                 problems.append(ParameterProblem(name: setting.name, origin: setting.origin,
-                    message: "unknown parameter; \(block.file) defines \(known.joined(separator: ", "))"))
+                    message: ParameterPlan.unknown(setting.name, in: block)))
                 continue
             }
             requested[setting.name] = setting
@@ -295,6 +295,11 @@ public struct ParameterPlan: Sendable {
             warnings += found.sorted { $0.position < $1.position }.map(\.text)
         }
         self.warnings = warnings
+    }
+
+    static func unknown(_ name: String, in block: ShellParameterBlock) -> String {
+        "unknown parameter" + (Suggestion.closest(to: name, among: block.names).map { " (did you mean \($0)?)" } ?? "")
+            + "; \(block.file) defines \(block.names.joined(separator: ", "))"
     }
 
     /// Why FATE_FLOW_ROOT cannot be upgraded with FATE_ROOT, or nil: it must be inside it, as FATE

@@ -62,6 +62,15 @@ public struct ApplyOperation {
         public var sha256: String?
         /// Snapshot the database before the SQL (components that touch it).
         public var snapshot: Bool
+        /// How the package's SHA-256 is checked.
+        public enum Checksum: Sendable, Hashable {
+            /// Against `<package>.sha256`, with a warning when it is not there.
+            case beside
+            case given(String)
+            /// Not at all (`--no-checksum`): only the gzip CRC and the entries.
+            case skip
+        }
+        public var checksum = Checksum.beside
         /// The operator's answers for what the site merge cannot decide.
         public var siteChoices = SiteChoices()
 
@@ -89,6 +98,8 @@ public struct ApplyOperation {
     /// Set when every part was upgraded already: nothing to do.
     public let alreadyDone: [UpgradeJournal]
     public let forcedNotes: [String]
+    /// What is doubtful about the package itself: no SHA-256 to check it against, FATE's default DB_PASS.
+    public let packageNotes: [String]
     public let id: String
     /// Where the package's checksum came from, when it was checked.
     public let checksum: String?
@@ -102,7 +113,7 @@ public struct ApplyOperation {
     public var fateRoot: String { parameters.fateRoot }
     public var journalPath: String { "\(UpgradeJournal.folder(fateRoot: fateRoot))/journal/\(id).json" }
     public var logPath: String { "\(UpgradeJournal.folder(fateRoot: fateRoot))/logs/\(id).log" }
-    public var warnings: [String] { preflight.warnings + forcedNotes }
+    public var warnings: [String] { packageNotes + preflight.warnings + forcedNotes }
 
     /// Reads the package, checks everything, and makes the plan. Changes nothing.
     public static func prepare(_ options: Options) throws -> ApplyOperation {
@@ -117,7 +128,16 @@ public struct ApplyOperation {
         }
         // The whole package is checked before anything in it is trusted: its SHA-256 (given, or
         // beside it), then its gzip CRC and every entry (contents).
-        checksum = try PackageChecksum.check(options.package, given: options.sha256)
+        var packageNotes: [String] = []
+        switch options.checksum {
+        case .skip: checksum = nil
+        case .given(let digest): checksum = try PackageChecksum.check(options.package, given: digest)
+        case .beside:
+            checksum = try PackageChecksum.check(options.package, given: options.sha256)
+            if checksum == nil {
+                packageNotes.append("no \(Path.name(options.package)).sha256 beside the package and no --sha256, so a damaged copy is found only by its gzip CRC: copy the .sha256 pack wrote with it, or give --sha256 HEX (or --no-checksum to go without)")
+            }
+        }
         contents = try upgradePackage.contents()
         workdir = URL(fileURLWithPath: options.workdir ?? Path.parent(options.package)).standardizedFileURL.path
         scriptPath = "\(workdir)/\(contents.script.path)"
@@ -173,6 +193,14 @@ public struct ApplyOperation {
         // Nothing runs when everything was done already: the host's checks (the `_backup` tables
         // the earlier run made, for one) describe the upgraded state, not a reason to refuse.
         if done.isEmpty { problems = check.problems + problems }
+        // FATE's own package, not packed: its DB_PASS is still FATE's public default. Said first, as
+        // the likely cause of what else is wrong (paths of FATE's default install, a refused login).
+        if block.assignment(named: "DB_PASS")?.word.literalValue == "fate_dev" {
+            let hint = "DB_PASS in \(Path.name(options.package)) is FATE's default fate_dev: this looks like FATE's package as shipped, not one made by fate-upgrade pack; pack it first on the jump host (fate-upgrade pack \(Path.name(options.package)) --set FATE_ROOT=… --db-pass-stdin …)"
+            if problems.isEmpty { packageNotes.append(hint + ", unless fate_dev really is this site's password") } else {
+                problems.insert(hint + "; if fate_dev really is this site's password, the problems below are the ones to fix", at: 0)
+            }
+        }
         // The site merge is planned now, from the tree the script will move aside and the files
         // FATE 1.4.4 ships: a choice it needs refuses the run before anything changes.
         let migrates = options.confmigrate && options.component.touchesPython
@@ -198,6 +226,7 @@ public struct ApplyOperation {
             notes.append("--no-snapshot: the database is not dumped first; if the SQL stops half-way, only the _backup tables it made so far are there to go back to")
         }
         forcedNotes = notes
+        self.packageNotes = packageNotes
 
         let service = FateFlowService(parameters, owner: check.serviceOwner)
         let planner = ApplyPlanner(

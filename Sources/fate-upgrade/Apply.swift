@@ -66,6 +66,9 @@ extension FateUpgrade {
         @Option(help: ArgumentHelp("The package's SHA-256 (default: the one in PACKAGE.sha256, which pack writes, when it is there).", valueName: "hex"))
         var sha256: String?
 
+        @Flag(help: "Check no SHA-256 (only the gzip CRC and every entry), though PACKAGE.sha256 may be there.")
+        var noChecksum = false
+
         @OptionGroup var outputOptions: OutputOptions
         var json: Bool { outputOptions.json }
 
@@ -74,6 +77,7 @@ extension FateUpgrade {
             if let sha256, sha256.count != 64 || !sha256.allSatisfy(\.isHexDigit) {
                 throw ValidationError("--sha256 takes 64 hex digits")
             }
+            if noChecksum && sha256 != nil { throw ValidationError("--sha256 and --no-checksum say opposite things: give one") }
         }
 
         mutating func run() throws {
@@ -82,6 +86,7 @@ extension FateUpgrade {
                 package: package, component: component, workdir: workdir, role: role, confmigrate: !noConfmigrate,
                 force: force, allowRoot: allowRoot, scriptTimeout: .seconds(scriptTimeout), sha256: sha256,
                 snapshot: !noSnapshot)
+            options.checksum = noChecksum ? .skip : sha256.map(ApplyOperation.Options.Checksum.given) ?? .beside
             options.siteChoices = try siteOptions.choices()
             let operation = try ApplyOperation.prepare(options)
             if let checksum = operation.checksum { console.say("checksum: SHA-256 as \(checksum) says") }

@@ -364,3 +364,43 @@ extension UnfinishedRollbackTests {
         #expect(!run.stderr.isEmpty)
     }
 }
+
+/// Mistakes get a message naming the fix (issue 21).
+@Suite struct GuidingMessageTests {
+    @Test func aMistypedParameterNameGetsTheOneItMeant() {
+        let names = ScriptParameters.CodingKeys.allCases.map(\.rawValue)
+        #expect(Suggestion.closest(to: "FATE_RO0T", among: names) == "FATE_ROOT")
+        #expect(Suggestion.closest(to: "fate_root", among: names) == "FATE_ROOT")
+        #expect(Suggestion.closest(to: "DB_PSAS", among: names) == "DB_PASS")
+        #expect(Suggestion.closest(to: "MYSQL_SOCKET", among: names) == nil)
+        #expect(Suggestion.closest(to: "X", among: names) == nil)
+    }
+
+    @Test func packSuggestsTheParameterAndApplySaysAnUnpackedPackageWasNotPacked() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let raw = folder.appendingPathComponent("upgrade_1_4_0-1_4_4.tar.gz")
+        try Support.makePackage(at: raw)
+        let typo = try Support.tool(["pack", raw.path, "--set", "FATE_RO0T=/srv/fate", "--keep", "DB_PASS"], in: folder)
+        #expect(typo.status != 0 && typo.stderr.contains("FATE_RO0T: unknown parameter (did you mean FATE_ROOT?)"), "\(typo.stderr)")
+        // FATE's package as shipped, applied as it is: the first line names pack.
+        let applied = try Support.tool(["apply", raw.path, "--component", "all"], in: folder)
+        #expect(applied.status != 0, "\(applied.output)")
+        let first = applied.stderr.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.contains("DB_PASS in upgrade_1_4_0-1_4_4.tar.gz is FATE's default fate_dev") && first.contains("pack it first"), "\(applied.stderr)")
+    }
+
+    @Test func aPackageWithoutItsSHA256IsAppliedWithAWarningThatNamesTheChoices() throws {
+        let scenario = try ApplyRollbackTests.Scenario(.allinone)
+        defer { scenario.remove() }
+        try FileManager.default.removeItem(atPath: scenario.package.path + ".sha256")
+        let planned = try scenario.apply(["--component", "all", "--plan"])
+        #expect(planned.status == 0, "\(planned.output)")
+        #expect(planned.stderr.contains("warning: no upgrade_package_new.tar.gz.sha256 beside the package")
+                && planned.stderr.contains("--sha256 HEX") && planned.stderr.contains("--no-checksum"), "\(planned.stderr)")
+        let explicit = try scenario.apply(["--component", "all", "--plan", "--no-checksum"])
+        #expect(explicit.status == 0 && !explicit.stderr.contains(".sha256 beside"), "\(explicit.output)")
+        let both = try scenario.apply(["--component", "all", "--plan", "--no-checksum", "--sha256", String(repeating: "a", count: 64)])
+        #expect(both.status != 0 && both.stderr.contains("--sha256 and --no-checksum"), "\(both.output)")
+    }
+}

@@ -168,7 +168,7 @@ private let fixture15 = try! [UInt8](Data(contentsOf: Support.fixtures.appending
         #expect(found.contains { $0.hasPrefix("DEPLOY_METHOD: must be allinone or ansible, not 'allinon'") })
         #expect(found.contains { $0.hasPrefix("DB_PASS: must not be empty") })
         #expect(found.contains { $0.hasPrefix("FATE_ROOT: must be an absolute path") })
-        #expect(found.contains { $0.hasPrefix("FATE_RROT: unknown parameter; upgrade_script.sh defines FATE_ROOT, FATE_FLOW_ROOT, PYTHON_PACKAGE_PATH, DB_USER, DB_PASS, MYSQL_ROOT, MYSQL_SOCKET_PATH, DEPLOY_METHOD, SUPERVISOR_ROOT") })
+        #expect(found.contains { $0.hasPrefix("FATE_RROT: unknown parameter (did you mean FATE_ROOT?); upgrade_script.sh defines FATE_ROOT, FATE_FLOW_ROOT, PYTHON_PACKAGE_PATH, DB_USER, DB_PASS, MYSQL_ROOT, MYSQL_SOCKET_PATH, DEPLOY_METHOD, SUPERVISOR_ROOT") })
         #expect(found.contains { $0.hasPrefix("MYSQL_ROOT: $MYSQL_SOCKET_PATH is not a parameter assigned before this one") })
         #expect(found.allSatisfy { $0.hasSuffix("(from --set)") })
     }
