@@ -35,7 +35,16 @@ struct FateUpgrade: ParsableCommand {
         Signals.install()
         let console = Console.shared
         var command: ParsableCommand
-        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do { command = try parseAsRoot() } catch {
+            // A mistyped command: name the one meant (argument-parser says only "Unexpected argument").
+            let names = configuration.subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }
+            if let word = CommandLine.arguments.dropFirst().first, !word.hasPrefix("-"), !names.contains(word),
+               let meant = Suggestion.closest(to: word, among: names) {
+                console.error("unknown command '\(word)' (did you mean \(meant)?); see fate-upgrade --help")
+                Glibc.exit(ExitCode.validationFailure.rawValue)
+            }
+            exit(withError: error)
+        }
         do {
             if let reporting = command as? JSONReporting, reporting.json { console.useJSON(true) }
             try command.run()

@@ -390,6 +390,14 @@ extension UnfinishedRollbackTests {
         #expect(first.contains("DB_PASS in upgrade_1_4_0-1_4_4.tar.gz is FATE's default fate_dev") && first.contains("pack it first"), "\(applied.stderr)")
     }
 
+    @Test func aMistypedCommandGetsTheOneItMeant() throws {
+        let run = try Support.tool(["aply", "x.tar.gz"])
+        #expect(run.status == 64 && run.stderr == "fate-upgrade: unknown command 'aply' (did you mean apply?); see fate-upgrade --help\n", "\(run.stderr)")
+        // Hidden commands are not suggested, and a word far from every command gets argument-parser's own message.
+        #expect(try Support.tool(["snapshto"]).stderr.contains("Unexpected argument 'snapshto'"))
+        #expect(try Support.tool(["frobnicate"]).stderr.contains("Unexpected argument 'frobnicate'"))
+    }
+
     @Test func aPackageWithoutItsSHA256IsAppliedWithAWarningThatNamesTheChoices() throws {
         let scenario = try ApplyRollbackTests.Scenario(.allinone)
         defer { scenario.remove() }
