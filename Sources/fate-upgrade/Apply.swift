@@ -26,20 +26,22 @@ extension FateUpgrade {
 
                 A component already upgraded is not run again (exit 0, nothing changed). One whose last run \
                 failed or was interrupted is refused until it is rolled back, or --force is given.
+
+                \(ExitStatusText.changing)
                 """
         )
 
         @Argument(help: "The upgrade package (upgrade_package_new.tar.gz).", completion: .file())
         var package: String
 
-        @Option(help: "What to upgrade on this machine.")
+        @Option(help: ArgumentHelp("What to upgrade on this machine.", valueName: UpgradeComponent.valueNames))
         var component: UpgradeComponent
 
         @Option(help: ArgumentHelp("Where to extract the package (default: the package's folder).", valueName: "dir"),
                 completion: .directory)
         var workdir: String?
 
-        @Option(help: "This machine's role in an ansible cluster: nodemanager machines stop fate_flow afterwards.")
+        @Option(help: ArgumentHelp("This machine's role in an ansible cluster: nodemanager machines stop fate_flow afterwards.", valueName: MachineRole.valueNames))
         var role: MachineRole = .fateflow
 
         @Flag(help: "Do not carry the site's settings and data into the new tree after a successful all or fatepython upgrade (confmigrate).")

@@ -24,6 +24,8 @@ extension FateUpgrade {
                 not, the redis model store of 1.4.0/1.4.1) stops the run, nothing changed, with the choice \
                 spelled out. Then model_local_cache/, jobs/, logs/ (and a standalone site's sqlite database) \
                 are moved, by rename, from the backup into the new tree. Running it again changes nothing.
+
+                \(ExitStatusText.changing)
                 """
         )
 

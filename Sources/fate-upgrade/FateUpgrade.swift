@@ -136,6 +136,11 @@ struct DatabasePasswordOptions: ParsableArguments {
 extension UpgradeComponent: ExpressibleByArgument {}
 extension MachineRole: ExpressibleByArgument {}
 
+extension CaseIterable where Self: RawRepresentable, RawValue == String {
+    /// Every value, for help and man pages: `all|mysql|fatepython|fateflow`.
+    static var valueNames: String { allCases.map(\.rawValue).joined(separator: "|") }
+}
+
 /// What --json prints for a run that failed without a report of its own. Whether it changed
 /// something is not known here, so it is not said: the errors say what was done.
 struct FailureReport: Encodable, Sendable {
@@ -147,4 +152,13 @@ struct FailureReport: Encodable, Sendable {
         errors = lines
         self.exitStatus = exitStatus
     }
+}
+
+/// The exit statuses, as the manual pages and --help state them.
+enum ExitStatusText {
+    static let changing = "Exit status: 0 when done, or when nothing was left to do; 1 when refused (nothing was changed) or failed "
+        + "(the lines say what was done and what to run next); 64 for a usage mistake; 128+N when signal N stopped it "
+        + "(129 SIGHUP, 130 Ctrl-C, 143 SIGTERM), saying what was and was not changed."
+    static let verify = "Exit status: 0 when every check passes; 1 when one fails or cannot be made (each line says which); "
+        + "64 for a usage mistake."
 }

@@ -39,7 +39,7 @@ extension FateUpgrade {
 
         @OptionGroup var host: HostOptions
 
-        @Option(help: "This machine's role (default: the one the newest journal records, else fateflow).")
+        @Option(help: ArgumentHelp("This machine's role (default: the one the newest journal records, else fateflow).", valueName: MachineRole.valueNames))
         var role: MachineRole?
 
         @OptionGroup var outputOptions: OutputOptions
@@ -64,12 +64,14 @@ extension FateUpgrade {
 
                 With --rolled-back: checks instead that no upgrade is left in place and that python/ and the \
                 schema are as they were before the upgrade.
+
+                \(ExitStatusText.verify)
                 """
         )
 
         @OptionGroup var host: HostOptions
 
-        @Option(help: "This machine's role (default: the one the newest journal records, else fateflow).")
+        @Option(help: ArgumentHelp("This machine's role (default: the one the newest journal records, else fateflow).", valueName: MachineRole.valueNames))
         var role: MachineRole?
 
         @Flag(help: "Check that the host was rolled back, rather than upgraded.")
@@ -101,6 +103,8 @@ extension FateUpgrade {
                 _backup_<date> and _pre_restore_ tables, work folders holding DB_PASS and snapshots older \
                 than --snapshots-older-than days; without --yes it only lists them. What a rollback of a run \
                 that is not verified still needs is kept (run `fate-upgrade verify` first), unless --force.
+
+                \(ExitStatusText.changing)
                 """
         )
 

@@ -29,6 +29,8 @@ extension FateUpgrade {
 
                 `-` as the input reads the package from standard input, `-o -` writes it to standard output \
                 (not to a terminal), and `--params -` reads the parameters from standard input.
+
+                \(ExitStatusText.changing)
                 """
         )
 

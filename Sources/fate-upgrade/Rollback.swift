@@ -21,10 +21,12 @@ extension FateUpgrade {
 
                 DB_PASS comes from --db-pass-stdin, --db-pass-file, FATE_DB_PASS, or else the extracted \
                 upgrade_package the journal names; once the rollback is done that folder is no longer needed.
+
+                \(ExitStatusText.changing)
                 """
         )
 
-        @Option(help: "The component to roll back (default: the one the journal records, else all).")
+        @Option(help: ArgumentHelp("The component to roll back (default: the one the journal records, else all).", valueName: UpgradeComponent.valueNames))
         var component: UpgradeComponent?
 
         @Option(help: ArgumentHelp("FATE's root folder (default: the FATE_ROOT of --package or of the upgrade_package/ unpacked here, else /data/projects/fate).",
