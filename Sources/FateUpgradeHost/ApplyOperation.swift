@@ -553,7 +553,7 @@ public struct ApplyOperation {
         }
         let result: ChildResult
         do {
-            result = try ChildProcess.run(command, timeout: timeout, mergeOutput: true) { _, chunk in
+            result = try ChildProcess.run(command, timeout: timeout, mergeOutput: true, heartbeat: .init(what: "the upgrade script")) { _, chunk in
                 lines.feed(chunk).forEach(handle)
             }
         } catch {

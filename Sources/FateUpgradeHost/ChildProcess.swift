@@ -90,11 +90,47 @@ public struct ChildResult: Sendable {
 ///   a SIGINT, SIGTERM or SIGHUP we receive is passed on to that group, as a terminal would;
 /// - every run is bounded by `timeout`: then SIGTERM to the group, SIGKILL 5 s later.
 public enum ChildProcess {
+    /// A line for the operator while a child runs without a word: what it is, how long it has
+    /// been quiet and running, and what in its process group is running now.
+    public struct Heartbeat: Sendable {
+        public var every: Duration
+        /// What is waited on, for the line ("the upgrade script", "the database").
+        public var what: String
+
+        public init(every: Duration = .seconds(10), what: String) {
+            self.every = every
+            self.what = what
+        }
+
+        func line(pid: Int32, quiet: Duration, running: Duration) -> String {
+            let now = ChildProcess.newestInGroup(pid).map { "; running now: \($0)" } ?? ""
+            return "still waiting for \(what) (pid \(pid)): nothing from it for \(Int(quiet.components.seconds)) s, \(Int(running.components.seconds)) s since it started\(now)"
+        }
+    }
+
     public static func run(_ command: Command, input: ChildInput = .null, timeout: Duration,
-                           drain: Duration = .seconds(2), mergeOutput: Bool = false,
+                           drain: Duration = .seconds(2), mergeOutput: Bool = false, heartbeat: Heartbeat? = nil,
                            onOutput: ((ChildStream, ArraySlice<UInt8>) -> Void)? = nil) throws(HostError) -> ChildResult {
         let child = try start(command, input: input, mergeOutput: mergeOutput)
-        return child.wait(timeout: timeout, drain: drain, onOutput: onOutput)
+        return child.wait(timeout: timeout, drain: drain, heartbeat: heartbeat, onOutput: onOutput)
+    }
+
+    /// The program name (`comm`, never the arguments, which may hold a password) of the newest
+    /// process in the group `leader` leads, other than the leader.
+    static func newestInGroup(_ leader: Int32) -> String? {
+        var newest: (start: UInt64, name: String)? = nil
+        for name in FileSystem.names(in: "/proc") {
+            guard let pid = Int32(name), pid != leader,
+                  let stat = try? FileSystem.read("/proc/\(pid)/stat", limit: 4096) else { continue }
+            let text = String(decoding: stat, as: UTF8.self)
+            guard let close = text.lastIndex(of: ")") else { continue }
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            // After the name: state, ppid, pgrp, … starttime is field 22 of the line, 20th here.
+            guard fields.count > 19, Int32(fields[2]) == leader, let start = UInt64(fields[19]) else { continue }
+            let comm = (try? FileSystem.read("/proc/\(pid)/comm", limit: 64)).map { String(decoding: $0.filter { $0 != UInt8(ascii: "\n") }.map { $0 < 0x20 || $0 == 0x7F ? UInt8(ascii: "?") : $0 }, as: UTF8.self) } ?? "?"
+            if newest == nil || start >= newest!.start { newest = (start, comm) }
+        }
+        return newest?.name
     }
 
     /// Starts a child whose output is read by `Running.wait`.
@@ -185,10 +221,12 @@ public enum ChildProcess {
         /// Sends a signal to the child's whole process group.
         public func signalGroup(_ signal: Int32) { kill(-pid, signal) }
 
-        public func wait(timeout: Duration, drain: Duration = .seconds(2),
+        public func wait(timeout: Duration, drain: Duration = .seconds(2), heartbeat: Heartbeat? = nil,
                          onOutput: ((ChildStream, ArraySlice<UInt8>) -> Void)? = nil) -> ChildResult {
             let clock = ContinuousClock()
+            let started = clock.now
             let deadline = clock.now.advanced(by: timeout)
+            var heard = clock.now, beat = clock.now
             var open: [(descriptor: Int32, stream: ChildStream)] = [(stdout, .stdout)]
             if let stderr { open.append((stderr, .stderr)) }
             var collected: [ChildStream: [UInt8]] = [.stdout: [], .stderr: []]
@@ -240,6 +278,10 @@ public enum ChildProcess {
                         break  // not even SIGKILL ended it (a process stuck in the kernel)
                     }
                 }
+                if let heartbeat, termination == nil, clock.now - beat >= heartbeat.every {
+                    beat = clock.now
+                    Console.shared.waiting(heartbeat.line(pid: pid, quiet: clock.now - heard, running: clock.now - started))
+                }
                 var polled = open.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
                 let ready = polled.isEmpty ? 0 : poll(&polled, nfds_t(polled.count), 50)
                 if polled.isEmpty { usleep(20_000) }
@@ -248,6 +290,8 @@ public enum ChildProcess {
                 for (index, entry) in polled.enumerated() where entry.revents != 0 {
                     let count = buffer.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
                     if count > 0 {
+                        heard = clock.now
+                        beat = clock.now
                         let chunk = buffer[0..<count]
                         if let onOutput { onOutput(open[index].stream, chunk) } else { collected[open[index].stream]! += chunk }
                     } else if count == 0 || (errno != EINTR && errno != EAGAIN) {

@@ -42,6 +42,11 @@ public final class Console: @unchecked Sendable {
         state.withLock { Self.emit(Array("fate-upgrade: warning: \(message)\n".utf8), to: STDERR_FILENO, &$0) }
     }
 
+    /// What a run is waiting on while nothing else is said (stderr, and the transcript).
+    public func waiting(_ line: String) {
+        state.withLock { Self.emit(Array("fate-upgrade: \(line)\n".utf8), to: STDERR_FILENO, &$0) }
+    }
+
     public func error(_ line: String) {
         state.withLock { Self.emit(Array("fate-upgrade: \(line)\n".utf8), to: STDERR_FILENO, &$0) }
     }

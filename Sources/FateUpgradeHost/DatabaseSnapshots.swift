@@ -52,7 +52,7 @@ public enum DatabaseSnapshots {
             let arguments = ["--defaults-extra-file=\(options)", "--single-transaction", "--routines", "--triggers",
                              "--no-tablespaces", "--hex-blob", "--default-character-set=utf8mb4", database]
             let child = try ChildProcess.start(Command(tool, arguments))
-            return child.wait(timeout: timeout) { stream, chunk in
+            return child.wait(timeout: timeout, heartbeat: .init(what: "the database snapshot (\(Path.name(tool)))")) { stream, chunk in
                 guard stream == .stdout else {
                     if errors.count < 4096 { errors += chunk }
                     return

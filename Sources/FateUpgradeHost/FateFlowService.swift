@@ -54,7 +54,7 @@ public struct FateFlowService: Sendable {
             console.relay(line)
             output.append(String(decoding: line.last == UInt8(ascii: "\n") ? line.dropLast() : line[...], as: UTF8.self))
         }
-        let result = try ChildProcess.run(command, timeout: Self.timeout, mergeOutput: true) { _, chunk in
+        let result = try ChildProcess.run(command, timeout: Self.timeout, mergeOutput: true, heartbeat: .init(what: "the service script")) { _, chunk in
             for line in lines.feed(chunk) { pass(line) }
         }
         if let rest = lines.finish() { pass(rest) }

@@ -72,7 +72,7 @@ public struct MySQLClient: Sendable {
         let result = try withOptionFile { (options) throws(HostError) -> ChildResult in
             var arguments = ["--defaults-extra-file=\(options)", "--batch", "--skip-column-names"]
             if let database { arguments.append(database) }
-            return try ChildProcess.run(Command(binary, arguments), input: input, timeout: timeout)
+            return try ChildProcess.run(Command(binary, arguments), input: input, timeout: timeout, heartbeat: .init(what: "the database (\(shown))"))
         }
         if result.timedOut { throw HostError("\(shown): no answer within \(timeout); stopped it") }
         if let signal = result.interruptedBy { throw HostError("\(shown): stopped by \(Signals.name(signal))") }

@@ -398,6 +398,21 @@ extension UnfinishedRollbackTests {
         #expect(try Support.tool(["frobnicate"]).stderr.contains("Unexpected argument 'frobnicate'"))
     }
 
+    /// A script that says nothing for a while (here, a sleep; on hosts, mysql waiting on a locked table)
+    /// gets a line every 10 s naming what runs, on the terminal and in the log.
+    @Test func aQuietScriptGetsAHeartbeatNamingWhatRuns() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let scenario = try ApplyRollbackTests.Scenario(.allinone, script: try ApplyRollbackTests.Scenario.pausingScript(seconds: 12, in: folder))
+        defer { scenario.remove() }
+        let applied = try scenario.apply(["--component", "fatepython"])
+        #expect(applied.status == 0, "\(applied.output)")
+        let beat = try #require(applied.stderr.split(separator: "\n").first { $0.contains("still waiting for the upgrade script (pid ") }.map(String.init), "\(applied.stderr)")
+        #expect(beat.contains("nothing from it for 10 s") && beat.contains("running now: sleep"), "\(beat)")
+        let log = try #require(try scenario.journals().last?["log"] as? String)
+        #expect(try String(contentsOfFile: log, encoding: .utf8).contains("still waiting for the upgrade script"))
+    }
+
     @Test func aPackageWithoutItsSHA256IsAppliedWithAWarningThatNamesTheChoices() throws {
         let scenario = try ApplyRollbackTests.Scenario(.allinone)
         defer { scenario.remove() }
