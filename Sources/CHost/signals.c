@@ -18,6 +18,9 @@ static volatile sig_atomic_t received = 0;
 static volatile sig_atomic_t deferring = 0;
 static char *volatile pending[FU_PENDING_SLOTS];
 
+static char *volatile farewell = NULL;
+static volatile size_t farewell_length = 0;
+
 static struct termios saved_terminal;
 static volatile sig_atomic_t terminal_fd = -1;
 
@@ -38,6 +41,10 @@ static void handler(int signal_number) {
         for (int i = 0; i < FU_PENDING_SLOTS; i++) {
             char *path = pending[i];
             if (path) unlink(path);
+        }
+        if (farewell) {
+            ssize_t ignored = write(STDERR_FILENO, farewell, farewell_length);
+            (void)ignored;
         }
         // Die of the signal itself, so that our parent sees what happened.
         signal(signal_number, SIG_DFL);
@@ -65,6 +72,13 @@ void fu_signals_install(void) {
     }
     pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+void fu_signals_set_farewell(const char *line) {
+    char *copy = line ? strdup(line) : NULL;
+    farewell = NULL;
+    farewell_length = copy ? strlen(copy) : 0;
+    farewell = copy;
 }
 
 void fu_signals_set_child_group(pid_t group) { child_group = group; }

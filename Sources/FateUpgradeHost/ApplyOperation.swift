@@ -336,7 +336,15 @@ public struct ApplyOperation {
         var confmigrateChanged = false
         var snapshot: DatabaseSnapshot? = nil
 
-        func fail(_ outcome: UpgradeJournal.Outcome, _ lines: [String], status: Int32 = 1) throws -> Never {
+        func fail(_ given: UpgradeJournal.Outcome, _ givenLines: [String], status givenStatus: Int32 = 1) throws -> Never {
+            // A step a signal cut short (the snapshot's dump, an extraction) ends as interrupted,
+            // with 128+N, whatever error it came back with.
+            var outcome = given, lines = givenLines, status = givenStatus
+            if let signal = Signals.received, given != .interrupted {
+                if given != .succeeded { outcome = .interrupted }
+                status = 128 + signal
+                lines[0] = "stopped by \(Signals.name(signal)): " + lines[0]
+            }
             if var record = journal {
                 if record.outcome == .running || outcome == .interrupted { record.outcome = outcome }
                 record.finishedAt = record.finishedAt ?? isoNow()

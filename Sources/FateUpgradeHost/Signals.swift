@@ -38,6 +38,12 @@ public enum Signals {
 
     public static func clear() { fu_signals_clear() }
 
+    /// The line said when a signal ends a run that does not defer signals: what was and was not changed.
+    public static func farewell(_ line: String) {
+        install()
+        fu_signals_set_farewell("\nfate-upgrade: stopped by a signal: \(line)\n")
+    }
+
     /// Throws `Interrupted` when a signal came in; call at each safe point of a deferred run.
     public static func checkpoint(_ detail: @autoclosure () -> String) throws(Interrupted) {
         if let signal = received { throw Interrupted(signal: signal, detail: detail()) }

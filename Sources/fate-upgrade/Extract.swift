@@ -19,6 +19,7 @@ extension FateUpgrade {
         var into: String
 
         func run() throws {
+            Signals.farewell("what was extracted so far is left in the target folder")
             let upgradePackage = try UpgradePackage(path: package)
             let contents = try upgradePackage.contents()
             try FileSystem.makeDirectories(Path.parent(into).isEmpty ? "." : Path.parent(into))

@@ -33,6 +33,8 @@ struct FateUpgrade: ParsableCommand {
     static func main() {
         NameEncoding.useUTF8()
         Signals.install()
+        // Commands that change things say otherwise, or defer signals to a point where they can say what was done.
+        Signals.farewell("nothing was changed")
         let console = Console.shared
         var command: ParsableCommand
         do { command = try parseAsRoot() } catch {

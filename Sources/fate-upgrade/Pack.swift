@@ -93,6 +93,7 @@ extension FateUpgrade {
 
         mutating func run() throws {
             let console = Console.shared
+            Signals.farewell("pack wrote nothing (the partial package was removed; the input is as it was)")
             // The package goes to stdout with -o -: every line of ours goes to stderr then.
             if output == "-" {
                 guard isatty(STDOUT_FILENO) == 0 else {

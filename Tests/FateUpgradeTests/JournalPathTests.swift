@@ -413,6 +413,28 @@ extension UnfinishedRollbackTests {
         #expect(try String(contentsOfFile: log, encoding: .utf8).contains("still waiting for the upgrade script"))
     }
 
+    @Test func packStoppedByCtrlCSaysItWroteNothing() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let raw = folder.appendingPathComponent("upgrade_1_4_0-1_4_4.tar.gz")
+        try Support.makePackage(at: raw)
+        // Waiting for the password on its standard input, which stays open.
+        var ends: [Int32] = [-1, -1]
+        #expect(pipe(&ends) == 0)
+        defer { close(ends[1]) }
+        let pack = try ChildProcess.start(Command(Support.binary, ["pack", raw.path, "-o", folder.appendingPathComponent("out.tar.gz").path, "--set", "FATE_ROOT=/srv/fate",
+                                                                   "--set", "FATE_FLOW_ROOT=$FATE_ROOT/python/fate_flow", "--db-pass-stdin"],
+                                                  environment: ProcessInfo.processInfo.environment.filter { $0.key != "FATE_DB_PASS" }),
+                                          input: .descriptor(ends[0]))
+        close(ends[0])
+        sleep(2)
+        kill(pack.pid, SIGINT)
+        let result = pack.wait(timeout: .seconds(30))
+        #expect(result.termination == .signaled(SIGINT), "\(result.termination)")
+        #expect(result.stderrText.contains("fate-upgrade: stopped by a signal: pack wrote nothing"), "\(result.stderrText)")
+        #expect(try Support.files(in: folder).filter { $0.hasPrefix("out") || $0.hasPrefix(".") }.isEmpty)
+    }
+
     @Test func aPackageWithoutItsSHA256IsAppliedWithAWarningThatNamesTheChoices() throws {
         let scenario = try ApplyRollbackTests.Scenario(.allinone)
         defer { scenario.remove() }

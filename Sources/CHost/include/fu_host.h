@@ -41,6 +41,8 @@ int fu_mkstemp_cloexec(char *path_template);
 void fu_signals_install(void);
 /// The process group a signal is passed on to; 0 for none.
 void fu_signals_set_child_group(pid_t group);
+/// The line written to stderr when a signal ends the run (what was and was not changed); NULL for none.
+void fu_signals_set_farewell(const char *line);
 /// Nonzero: record signals and let the program stop at its next safe point.
 void fu_signals_set_deferring(int deferring);
 /// The last signal received since the last clear, or 0.
