@@ -357,11 +357,12 @@ class Cluster:
             raise Failure("missing programs: %s (scripts/deps.sh installs them)" % ", ".join(missing))
         if not self.bin.is_file():
             raise Failure("%s does not exist: build the release with scripts/release or set FATE_UPGRADE_BIN" % self.bin)
-        venv = os.environ.get("FATE_UPGRADE_ANSIBLE_VENV", "/opt/fate-upgrade-ansible")
+        series = os.environ.get("FATE_UPGRADE_ANSIBLE_SERIES", "2.19")
+        venv = os.environ.get("FATE_UPGRADE_ANSIBLE_VENV", "/opt/fate-upgrade-ansible-%s" % series)
         playbook = Path(venv) / "bin/ansible-playbook"
         if not playbook.exists():
-            log("ansible-playbook missing: running scripts/ansible-env")
-            run(["bash", str(REPO / "scripts/ansible-env")], timeout=600)
+            log("ansible-playbook missing: running scripts/ansible-env %s" % series)
+            run(["bash", str(REPO / "scripts/ansible-env"), series], timeout=600)
         if not playbook.exists():
             raise Failure("%s missing after scripts/ansible-env" % playbook)
         self.ansible_bin = playbook.parent
