@@ -53,7 +53,8 @@ extension FateUpgrade {
         @Flag(help: "Do not dump the database before the SQL runs (all, mysql); then only the _backup tables the SQL makes are there to go back to.")
         var noSnapshot = false
 
-        @Flag(help: "Check and print the steps, then stop without changing anything.")
+        // One word for "show what would change, change nothing" on every command; --dry-run as well.
+        @Flag(name: [.customLong("plan"), .customLong("dry-run")], help: "Check and print the steps, then stop without changing anything.")
         var plan = false
 
         @Flag(help: "Run even over an earlier run of the same component that failed, was interrupted or succeeded.")

@@ -59,7 +59,8 @@ extension FateUpgrade {
         @Flag(help: "Read the ZooKeeper password from standard input (not echoed at a terminal).")
         var zkPasswordStdin = false
 
-        @Flag(help: "Print what would be carried, the diffs (secrets masked) and the moves, and change nothing.")
+        // One word for "show what would change, change nothing" on every command; --dry-run as well.
+        @Flag(name: [.customLong("plan"), .customLong("dry-run")], help: "Print what would be carried, the diffs (secrets masked) and the moves, and change nothing.")
         var dryRun = false
 
         @OptionGroup var siteOptions: SiteChoiceOptions

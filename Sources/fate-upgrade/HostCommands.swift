@@ -113,7 +113,8 @@ extension FateUpgrade {
         @Option(help: ArgumentHelp("Remove snapshots at least this many days old.", valueName: "days"))
         var snapshotsOlderThan = 7
 
-        @Flag(help: "Print what would be removed and stop (the default without --yes).")
+        // One word for "show what would change, change nothing" on every command; --dry-run as well.
+        @Flag(name: [.customLong("plan"), .customLong("dry-run")], help: "Print what would be removed and stop (the default without --yes).")
         var plan = false
 
         @Flag(help: "Remove what the plan lists.")

@@ -57,7 +57,8 @@ extension FateUpgrade {
         @Flag(help: "Replace the output file if it exists.")
         var force = false
 
-        @Flag(help: "Print a diff of the parameter block (DB_PASS masked) and write nothing.")
+        // One word for "show what would change, change nothing" on every command; --dry-run as well.
+        @Flag(name: [.customLong("plan"), .customLong("dry-run")], help: "Print a diff of the parameter block (DB_PASS masked) and write nothing.")
         var dryRun = false
 
         @Option(help: ArgumentHelp("gzip compression level, 1 (fastest) to 9 (smallest).", valueName: "level"))

@@ -40,7 +40,8 @@ extension FateUpgrade {
         @Flag(help: "Restore the database from the snapshot apply took (after moving the current tables aside), and check its row counts.")
         var fromSnapshot = false
 
-        @Flag(help: "Print the steps and stop.")
+        // One word for "show what would change, change nothing" on every command; --dry-run as well.
+        @Flag(name: [.customLong("plan"), .customLong("dry-run")], help: "Print the steps and stop.")
         var plan = false
 
         @Flag(help: "Do not ask for confirmation when there is no journal.")

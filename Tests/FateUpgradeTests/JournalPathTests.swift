@@ -413,6 +413,24 @@ extension UnfinishedRollbackTests {
         #expect(try String(contentsOfFile: log, encoding: .utf8).contains("still waiting for the upgrade script"))
     }
 
+    /// One word on every command that can change something: --plan, with --dry-run its alias.
+    @Test func planAndDryRunAreOneFlagEverywhere() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let raw = folder.appendingPathComponent("upgrade_1_4_0-1_4_4.tar.gz")
+        try Support.makePackage(at: raw)
+        let before = try Support.files(in: folder)
+        let arguments = ["pack", raw.path, "--set", "FATE_ROOT=/srv/fate", "--set", "FATE_FLOW_ROOT=$FATE_ROOT/python/fate_flow", "--keep", "DB_PASS"]
+        let plan = try Support.tool(arguments + ["--plan"], in: folder)
+        let dry = try Support.tool(arguments + ["--dry-run"], in: folder)
+        #expect(plan.status == 0 && plan.stdout == dry.stdout && plan.stdout.contains("FATE_ROOT=/srv/fate"), "\(plan.output)")
+        #expect(try Support.files(in: folder) == before)
+        for command in ["pack", "confmigrate", "apply", "rollback", "cleanup"] {
+            let help = try Support.tool([command, "--help"])
+            #expect(help.stdout.contains("--plan, --dry-run"), "\(command): \(help.stdout)")
+        }
+    }
+
     @Test func packStoppedByCtrlCSaysItWroteNothing() throws {
         let folder = try Support.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
