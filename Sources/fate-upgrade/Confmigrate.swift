@@ -74,7 +74,7 @@ extension FateUpgrade {
         }
 
         mutating func run() throws {
-            Signals.farewell("the file being written was removed; files already written and data already moved stay so: run confmigrate again to finish (its --dry-run shows what is left)")
+            Signals.farewell("the file being written was removed; files already written and data already moved stay so: run confmigrate again to finish (its --plan shows what is left)")
             var overrides = RegistryMigration.Overrides(useRegistry: useRegistry, hosts: zkHosts.map(RegistrySettings.splitHosts),
                                                         useACL: zkUseAcl, user: zkUser)
             if zkPasswordStdin {
