@@ -307,3 +307,19 @@ public struct HostSurvey: Sendable {
     /// Tables named as the upgrade and its rollbacks leave them: `<t>_backup`, `<t>_backup_<date>[_n]`, `<t>_pre_restore_<date>[_n]`.
     public static func isLeftoverTable(_ name: String) -> Bool { RollbackPlan.upgradedTable(of: name) != nil }
 }
+
+/// How a run ended, one vocabulary for every command's `--json` report.
+public enum RunOutcome: String, Codable, Sendable, CaseIterable {
+    /// `--plan`: what would run, nothing changed.
+    case planned
+    /// Nothing was left to do.
+    case unchanged
+    case succeeded
+    /// The main change succeeded and a step after it did not (apply: the carry or the restart).
+    case incomplete
+    /// Refused before anything changed.
+    case refused
+    case failed
+    /// A signal stopped it.
+    case interrupted
+}

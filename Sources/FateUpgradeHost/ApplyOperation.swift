@@ -10,7 +10,7 @@ import Glibc
 
 /// What `apply` did or would do, for --json and for Ansible: no secrets.
 public struct ApplyReport: Encodable, Sendable {
-    public var outcome: String
+    public var outcome: RunOutcome
     public var changed: Bool
     public var component: String
     public var role: String
@@ -42,7 +42,7 @@ public protocol ReportingError: OperatorError {
 
 extension PreflightFailure: ReportingError {
     public var report: any Encodable & Sendable {
-        ApplyReport(outcome: "refused", changed: false, component: component, role: role, host: hostName(), journal: nil, log: nil,
+        ApplyReport(outcome: .refused, changed: false, component: component, role: role, host: hostName(), journal: nil, log: nil,
                     workFolder: nil, steps: [], passed: [], warnings: [], problems: problems, message: nil, confmigrate: nil, exitStatus: nil)
     }
 }
@@ -303,7 +303,7 @@ public struct ApplyOperation {
         return (lines, problems)
     }
 
-    func report(outcome: String, changed: Bool, journal: UpgradeJournal? = nil, problems: [String] = [], message: String? = nil) -> ApplyReport {
+    func report(outcome: RunOutcome, changed: Bool, journal: UpgradeJournal? = nil, problems: [String] = [], message: String? = nil) -> ApplyReport {
         ApplyReport(outcome: outcome, changed: changed, component: options.component.rawValue, role: options.role.rawValue,
                     host: hostName(), journal: journal.map { $0.path }, log: journal?.log,
                     workFolder: journal?.workFolder, steps: plan.steps.map(\.description), passed: preflight.passed,
@@ -314,10 +314,10 @@ public struct ApplyOperation {
     /// The report of `--plan`, or of a run with nothing to do.
     public var plannedReport: ApplyReport {
         if let last = alreadyDone.last {
-            return report(outcome: "unchanged", changed: false,
+            return report(outcome: .unchanged, changed: false,
                           message: "\(options.component.rawValue) was already upgraded on this host (\(alreadyDone.map(\.id).joined(separator: ", ")), journal \(last.path)); nothing to do")
         }
-        return report(outcome: "planned", changed: false)
+        return report(outcome: .planned, changed: false)
     }
 
     /// Runs the plan. Signals are deferred: Ctrl-C stops the script's process group, and the
@@ -353,7 +353,11 @@ public struct ApplyOperation {
                 do { try record.save() } catch { console.warn("the journal could not be updated: \(error.operatorLines.joined(separator: "; "))") }
             }
             // After the script succeeded, a later step failing leaves the upgrade done but incomplete.
-            let shown = outcome == .succeeded ? "incomplete" : outcome.rawValue
+            let shown: RunOutcome = switch outcome {
+            case .succeeded: .incomplete
+            case .interrupted: .interrupted
+            case .running, .failed: .failed
+            }
             throw ApplyFailure(lines: lines, exitStatus: status,
                                applyReport: report(outcome: shown, changed: journal != nil, journal: journal, problems: lines))
         }
@@ -508,7 +512,7 @@ public struct ApplyOperation {
         if let folder = record.workFolder {
             console.say("\(folder) holds DB_PASS (readable by you only); rollback reads DB_PASS from it: keep it until the upgrade is signed off, then delete it (rm -rf \(shellQuoted(folder)))")
         }
-        return report(outcome: "succeeded", changed: true, journal: record)
+        return report(outcome: .succeeded, changed: true, journal: record)
     }
 
     /// Into a private folder, then renamed into place; the earlier upgrade_package (it holds

@@ -15,7 +15,7 @@ public struct CleanupOperation {
     public typealias Step = CleanupPlan.Step
 
     public struct Report: Encodable, Sendable {
-        public var outcome: String
+        public var outcome: RunOutcome
         public var changed: Bool
         public var remove: [Item]
         public var keep: [Item]
@@ -129,7 +129,7 @@ public struct CleanupOperation {
 
     public var bytes: Int64 { plan.bytes }
 
-    public func report(outcome: String, removed: [String] = []) -> Report {
+    public func report(outcome: RunOutcome, removed: [String] = []) -> Report {
         Report(outcome: outcome, changed: !removed.isEmpty, remove: remove, keep: keep, removed: removed, notes: notes, bytes: bytes)
     }
 
@@ -160,7 +160,7 @@ public struct CleanupOperation {
                     console.say("removed \(item.name)")
                 }
             }
-            return report(outcome: "cleaned", removed: removed)
+            return report(outcome: .succeeded, removed: removed)
         }
     }
 

@@ -31,7 +31,7 @@ public struct RollbackOperation {
     }
 
     public struct Report: Encodable, Sendable {
-        public var outcome: String
+        public var outcome: RunOutcome
         public var changed: Bool
         public var component: String
         public var source: String
@@ -145,7 +145,7 @@ public struct RollbackOperation {
         }
     }
 
-    public func report(outcome: String, changed: Bool, done: [String] = []) -> Report {
+    public func report(outcome: RunOutcome, changed: Bool, done: [String] = []) -> Report {
         Report(outcome: outcome, changed: changed, component: component.rawValue, source: source, journal: journal?.path,
                steps: plan.steps.map(shown), done: done, notes: plan.notes, workFolder: journal?.workFolder, stoppedAt: nil, next: nil)
     }
@@ -179,10 +179,10 @@ public struct RollbackOperation {
                 var lines = ["rollback stopped\(step.map { " at: \(shown($0))" } ?? ""): \(why)",
                              "done: \(done.isEmpty ? "nothing" : done.joined(separator: "; "))", "not done: \(left.joined(separator: "; "))\(service)", next]
                 var exitStatus: Int32 = 1
-                var outcome = "failed"
+                var outcome = RunOutcome.failed
                 if let interrupted = error as? Interrupted {
                     exitStatus = interrupted.exitStatus
-                    outcome = "interrupted"
+                    outcome = .interrupted
                     lines[0] = interrupted.lines.joined(separator: "; ")
                 }
                 var report = self.report(outcome: outcome, changed: !done.isEmpty, done: done)
@@ -240,7 +240,7 @@ public struct RollbackOperation {
             if let folder = journal?.workFolder, FileSystem.exists(folder) {
                 console.say("\(folder) holds DB_PASS and is no longer needed for this upgrade: delete it (rm -rf \(shellQuoted(folder)))")
             }
-            return report(outcome: "rolled back", changed: true, done: done)
+            return report(outcome: .succeeded, changed: true, done: done)
         }
     }
 }

@@ -146,11 +146,12 @@ extension CaseIterable where Self: RawRepresentable, RawValue == String {
 /// What --json prints for a run that failed without a report of its own. Whether it changed
 /// something is not known here, so it is not said: the errors say what was done.
 struct FailureReport: Encodable, Sendable {
-    var outcome = "failed"
+    var outcome = RunOutcome.failed
     var errors: [String]
     var exitStatus: Int32
 
     init(lines: [String], exitStatus: Int32) {
+        outcome = exitStatus > 128 ? .interrupted : .failed
         errors = lines
         self.exitStatus = exitStatus
     }

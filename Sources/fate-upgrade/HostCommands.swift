@@ -140,12 +140,12 @@ extension FateUpgrade {
             operation.notes.forEach { console.say("note: \($0)") }
             if operation.remove.isEmpty {
                 console.say("nothing to remove")
-                if json { try FateUpgrade.printJSON(operation.report(outcome: "unchanged")) }
+                if json { try FateUpgrade.printJSON(operation.report(outcome: .unchanged)) }
                 return
             }
             guard yes else {
                 console.say("\(operation.remove.count) items, \(sizeText(operation.bytes)): run again with --yes to remove them")
-                if json { try FateUpgrade.printJSON(operation.report(outcome: "planned")) }
+                if json { try FateUpgrade.printJSON(operation.report(outcome: .planned)) }
                 return
             }
             let report = try operation.execute(console: console)

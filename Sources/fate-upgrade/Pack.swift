@@ -233,6 +233,9 @@ struct PackReport: Encodable {
         var to: String?
     }
 
+    var outcome: RunOutcome
+    /// Whether a package was written.
+    var changed: Bool
     var input: String
     var output: String?
     var script: String
@@ -241,7 +244,8 @@ struct PackReport: Encodable {
     var bytesIn: Int64?
     var bytesOut: Int64?
     var lineEndingsConverted: Bool
-    var changed: [Change]
+    /// The parameters the new script sets differently.
+    var changes: [Change]
     var diff: String?
     /// How the output was written and what was checked of it (nil for --dry-run).
     var written: Written?
@@ -264,11 +268,13 @@ struct PackReport: Encodable {
         self.output = output
         self.script = script
         dryRun = summary == nil
+        outcome = summary == nil ? .planned : .succeeded
+        changed = summary != nil
         entries = summary?.entries
         bytesIn = summary.map { $0.bytesIn }
         bytesOut = summary?.bytesOut
         lineEndingsConverted = plan.block.hasCRLF
-        changed = plan.changes.map {
+        changes = plan.changes.map {
             Change(name: $0.name, line: $0.line, secret: $0.kind.isSecret,
                    from: $0.kind.isSecret ? nil : $0.oldValue, to: $0.kind.isSecret ? nil : $0.newValue)
         }

@@ -63,20 +63,20 @@ extension FateUpgrade {
                                                         fromSnapshot: fromSnapshot))
             if let last = operation.alreadyRolledBack, let done = last.rolledBack {
                 console.say("nothing to roll back: the last upgrade, \(last.id), was rolled back at \(done.at)")
-                if json { try FateUpgrade.printJSON(operation.report(outcome: "unchanged", changed: false)) }
+                if json { try FateUpgrade.printJSON(operation.report(outcome: .unchanged, changed: false)) }
                 return
             }
             operation.plan.notes.forEach { console.say("note: \($0)") }
             if operation.plan.isEmpty {
                 console.say("nothing to roll back for --component \(operation.component.rawValue) (from \(operation.source))")
                 if !plan { try operation.closeEmpty() }
-                if json { try FateUpgrade.printJSON(operation.report(outcome: "unchanged", changed: false)) }
+                if json { try FateUpgrade.printJSON(operation.report(outcome: .unchanged, changed: false)) }
                 return
             }
             console.say("rollback of \(operation.component.rawValue), from \(operation.source):")
             for (index, step) in operation.plan.steps.enumerated() { console.say("  \(index + 1). \(operation.shown(step))") }
             if plan {
-                if json { try FateUpgrade.printJSON(operation.report(outcome: "planned", changed: false)) }
+                if json { try FateUpgrade.printJSON(operation.report(outcome: .planned, changed: false)) }
                 return
             }
             if operation.needsConfirmation && !yes {

@@ -360,7 +360,7 @@ extension UnfinishedRollbackTests {
         let run = try Support.tool(command + root + ["--json"], in: missing)
         #expect(run.status != 0, "\(run.output)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(command): \(run.stdout)")
-        #expect(object["outcome"] as? String != nil, "\(object)")
+        #expect((object["outcome"] as? String).flatMap(RunOutcome.init(rawValue:)) != nil, "\(object)")
         #expect(!run.stderr.isEmpty)
     }
 }

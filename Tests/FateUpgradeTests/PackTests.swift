@@ -178,7 +178,8 @@ import Testing
         let size = try FileManager.default.attributesOfItem(atPath: folder.appendingPathComponent("upgrade_package_new.tar.gz").path)[.size] as? NSNumber
         #expect((report["bytesOut"] as? NSNumber)?.int64Value == size?.int64Value)
         #expect((report["bytesIn"] as? NSNumber)?.int64Value == (try FileManager.default.attributesOfItem(atPath: input.path)[.size] as? NSNumber)?.int64Value)
-        let changed = try #require(report["changed"] as? [[String: Any]])
+        #expect(report["changed"] as? Bool == (report["dryRun"] as? Bool == false) && report["outcome"] as? String != nil)
+        let changed = try #require(report["changes"] as? [[String: Any]])
         #expect(changed.map { $0["name"] as? String } == ["DB_PASS", "DEPLOY_METHOD"])
         #expect(changed[0]["secret"] as? Bool == true && changed[0]["to"] == nil)
         #expect(changed[1]["to"] as? String == "ansible")

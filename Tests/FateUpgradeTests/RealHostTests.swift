@@ -60,7 +60,7 @@ import Testing
                                           timeout: .seconds(120))
         #expect(rolledBack.status == 0, "\(rolledBack.output)")
         let undone = try #require(try JSONSerialization.jsonObject(with: Data(rolledBack.stdout.utf8)) as? [String: Any], "\(rolledBack.stdout)")
-        #expect(undone["outcome"] as? String == "rolled back")
+        #expect(undone["outcome"] as? String == "succeeded")
         #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
         #expect(try scenario.tables() == tablesBefore)
         #expect(scenario.sandbox.isFateFlowRunning() == (run.role == "fateflow"))
