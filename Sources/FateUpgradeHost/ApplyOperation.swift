@@ -388,7 +388,8 @@ public struct ApplyOperation {
                     console.say("snapshot of \(database): \(taken.file), \(sizeText(taken.bytes)) (\(taken.rows.values.reduce(0, +)) rows in \(taken.rows.count) tables) in \(Int(taken.seconds * 10) / 10).\(Int(taken.seconds * 10) % 10) s")
                     snapshot = taken
                 } catch {
-                    try fail(.failed, ["the database snapshot failed, so the script was not run and nothing else changed: " + error.operatorLines.joined(separator: "; ")])
+                    let extracted = "\(workdir)/\(contents.script.path.split(separator: "/").first ?? "")"
+                    try fail(.failed, ["the database snapshot failed, so the script was not run and nothing else changed (the package stays extracted in \(extracted), readable by you only): " + error.operatorLines.joined(separator: "; ")])
                 }
             case .recordJournal:
                 let state = UpgradeJournal.folder(fateRoot: p.fateRoot)

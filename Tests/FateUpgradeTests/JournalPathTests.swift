@@ -431,6 +431,33 @@ extension UnfinishedRollbackTests {
         }
     }
 
+    /// Ctrl-C while the database snapshot is being written: exit 130, nothing changed (the partial
+    /// dump removed, no journal, the script never run), and said so.
+    @Test func ctrlCDuringTheSnapshotExits130AndChangesNothing() throws {
+        let scenario = try ApplyRollbackTests.Scenario(.allinone)
+        defer { scenario.remove() }
+        // Rows enough that the dump takes a while.
+        _ = try scenario.mysql.sql("INSERT INTO t_job (f_job_id, f_role, f_party_id, f_roles, f_work_mode, f_initiator_party_id, f_dsl, f_runtime_conf, f_run_ip, f_status, f_create_time) SELECT CONCAT('bulk', seq), 'guest', '9999', '{}', 1, '9999', REPEAT(MD5(seq), 64), '{}', '127.0.0.1', 'success', seq FROM seq_1_to_150000;",
+                                   database: "fate_flow")
+        let untouched = try HostStateTests.Untouched(scenario)
+        let apply = try Support.startTool(["apply", scenario.package.path, "--component", "mysql"], environment: scenario.environment)
+        let snapshots = scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade/snapshots")
+        let dumping = Support.waitUntil(seconds: 60) { !((try? Support.files(in: snapshots)) ?? []).isEmpty }
+        kill(apply.pid, SIGINT)
+        let result = apply.wait(timeout: .seconds(60))
+        try #require(dumping, "the snapshot never began: \(result.stderrText)")
+        #expect(result.termination == .exited(130), "\(result.termination)\n\(result.stderrText)")
+        #expect(result.stderrText.contains("stopped by SIGINT (Ctrl-C)") && result.stderrText.contains("nothing else changed")
+                && result.stderrText.contains("the package stays extracted in \(scenario.folder.path)/upgrade_package"), "\(result.stderrText)")
+        // The database, the tree, no journal, no snapshot: as they were. Only the extracted package is there, private.
+        #expect(try scenario.sandbox.treeSnapshot() == untouched.tree)
+        #expect(try scenario.mysql.snapshot() == untouched.database)
+        #expect(((try? Support.files(in: snapshots)) ?? []).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade/journal").path))
+        var info = stat()
+        #expect(stat(scenario.folder.appendingPathComponent("upgrade_package").path, &info) == 0 && info.st_mode & 0o077 == 0)
+    }
+
     @Test func packStoppedByCtrlCSaysItWroteNothing() throws {
         let folder = try Support.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
