@@ -99,6 +99,18 @@ public enum DatabaseSnapshots {
         return nil
     }
 
+    /// What of the dump is not what a dump of the fate_flow tables holds (`DumpGuard`), read through
+    /// zlib before anything changes; a dump that does not inflate whole is refused too.
+    public static func refusal(of snapshot: DatabaseSnapshot) -> String? {
+        var guardian = DumpGuard(tables: Set(snapshot.rows.keys))
+        do {
+            try GzipFile.inflate(snapshot.file, compressed: { _ in }) { chunk in guardian.feed(chunk) }
+        } catch {
+            return "the snapshot \(snapshot.file) does not inflate whole: \(error.operatorLines.joined(separator: "; "))"
+        }
+        return guardian.finish().map { "the snapshot \(snapshot.file), \($0): not what a dump of the fate_flow tables holds, so it is not fed to the mysql client" }
+    }
+
     /// The dump inflated into an unlinked private file; its descriptor, positioned at the start.
     /// The SHA-256 is of exactly the bytes inflated, and zlib checks the CRC of what they give.
     public static func stage(_ snapshot: DatabaseSnapshot) throws -> StagedDump {

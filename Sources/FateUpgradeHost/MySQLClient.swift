@@ -68,9 +68,12 @@ public struct MySQLClient: Sendable {
 
     /// Runs the SQL a file or descriptor holds (a dump being restored).
     @discardableResult
-    func run(input: ChildInput, database: String?, timeout: Duration) throws(HostError) -> String {
+    /// - Parameter commandsOff: with the client's own commands (`\!`, `source`…) switched off where
+    /// it has the switch (MariaDB's `--sandbox`, MySQL's `--commands=OFF`): for input from a file.
+    func run(input: ChildInput, database: String?, timeout: Duration, commandsOff: Bool = false) throws(HostError) -> String {
+        let switchOff = commandsOff ? MySQLClient.commandSwitch(binary) : nil
         let result = try withOptionFile { (options) throws(HostError) -> ChildResult in
-            var arguments = ["--defaults-extra-file=\(options)", "--batch", "--skip-column-names"]
+            var arguments = ["--defaults-extra-file=\(options)", "--batch", "--skip-column-names"] + (switchOff.map { [$0] } ?? [])
             if let database { arguments.append(database) }
             return try ChildProcess.run(Command(binary, arguments), input: input, timeout: timeout, heartbeat: .init(what: "the database (\(shown))"))
         }
@@ -142,6 +145,15 @@ public struct MySQLClient: Sendable {
             }
         }
         return out + "\""
+    }
+
+    /// The switch that turns the client's commands off, as its --help names it; nil without one.
+    static func commandSwitch(_ binary: String) -> String? {
+        guard let help = try? ChildProcess.run(Command(binary, ["--help"]), timeout: .seconds(20)) else { return nil }
+        let text = help.stdoutText
+        if text.contains("--sandbox") { return "--sandbox" }
+        if text.contains("--commands") { return "--commands=OFF" }
+        return nil
     }
 
     static func identifier(_ name: String) -> String {

@@ -109,7 +109,9 @@ public struct RollbackOperation {
             guard let taken = journal.snapshot else {
                 throw HostError("--from-snapshot: the run \(journal.id) has no snapshot (\(journal.snapshotSkipped ?? "none was taken")); roll back without --from-snapshot")
             }
-            if let problem = DatabaseSnapshots.problem(with: taken) { throw HostError("--from-snapshot: \(problem); nothing was changed") }
+            if let problem = DatabaseSnapshots.problem(with: taken) ?? DatabaseSnapshots.refusal(of: taken) {
+                throw HostError("--from-snapshot: \(problem); nothing was changed")
+            }
             if let free = FileSystem.freeBytes(at: Path.parent(taken.file)), free < taken.uncompressedBytes + (1 << 20) {
                 throw HostError("--from-snapshot: \(Path.parent(taken.file)) has \(sizeText(free)) free; the inflated dump needs \(sizeText(taken.uncompressedBytes)); nothing was changed")
             }
@@ -216,7 +218,7 @@ public struct RollbackOperation {
                         staged = try DatabaseSnapshots.stage(snapshot)
                     case .loadSnapshot(let database, let file):
                         guard let dump = staged else { throw HostError("internal: the snapshot was not staged") }
-                        do { try client.run(input: .descriptor(dump.descriptor), database: database, timeout: .seconds(6 * 3600)) } catch {
+                        do { try client.run(input: .descriptor(dump.descriptor), database: database, timeout: .seconds(6 * 3600), commandsOff: true) } catch {
                             throw HostError("loading \(file) failed: \(error.operatorLines.joined(separator: "; ")). The tables as they were are kept under their _pre_restore_ names")
                         }
                         staged = nil

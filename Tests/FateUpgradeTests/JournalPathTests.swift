@@ -494,3 +494,77 @@ extension UnfinishedRollbackTests {
         #expect(both.status != 0 && both.stderr.contains("--sha256 and --no-checksum"), "\(both.output)")
     }
 }
+
+/// A snapshot is input from a folder the FATE user owns: only what a dump of the fate_flow tables
+/// holds may reach the mysql client (issue 22).
+@Suite(.serialized) struct DumpGuardTests {
+    @Test func aRealDumpPassesAndEveryTamperingIsRefusedWithItsLine() throws {
+        let scenario = try ApplyRollbackTests.Scenario(.allinone)
+        defer { scenario.remove() }
+        let applied = try scenario.apply(["--component", "mysql"])
+        #expect(applied.status == 0, "\(applied.output)")
+        let snapshot = try #require(try scenario.journals().last?["snapshot"] as? [String: Any])
+        let file = try #require(snapshot["file"] as? String)
+        let tables = Set(((snapshot["rows"] as? [String: Any]) ?? [:]).keys)
+        let dump = try Support.run("gzip", ["-dc", file]).stdout
+        #expect(dump.contains("INSERT INTO `t_job`"))
+        func judged(_ text: String) -> DumpGuard.Refusal? {
+            var guardian = DumpGuard(tables: tables)
+            guardian.feed(Array(text.utf8))
+            return guardian.finish()
+        }
+        #expect(judged(dump) == nil, "\(String(describing: judged(dump)))")
+        let lines = dump.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let at = try #require(lines.firstIndex { $0.hasPrefix("INSERT INTO `t_job`") })
+        for evil in ["\\! id > /tmp/owned", "system id;", "source /etc/passwd;", "\\. /etc/passwd", "GRANT ALL ON *.* TO 'x'@'%' IDENTIFIED BY 'x';",
+                     "DROP DATABASE mysql;", "INSERT INTO mysql.user VALUES (1);", "INSERT INTO `mysql`.`user` VALUES (1);",
+                     "LOAD DATA INFILE '/etc/passwd' INTO TABLE `t_job`;", "SELECT * FROM `t_job` INTO OUTFILE '/tmp/x';",
+                     "DELIMITER ;;", "INSERT INTO `t_job` VALUES ((SELECT 1));", "SET GLOBAL general_log = 1;",
+                     "CREATE TABLE `t_job` (x int) DATA DIRECTORY = '/tmp';", "USE mysql;", "/*!50000 GRANT ALL ON *.* TO x */;",
+                     "INSERT INTO `t_evil` VALUES (1);", "/*M!100000 system id */"] {
+            var tampered = lines
+            tampered.insert(evil, at: at)
+            let refusal = judged(tampered.joined(separator: "\n"))
+            #expect(refusal?.line == at + 1, "\(evil): \(String(describing: refusal))")
+        }
+        // Cut short: refused too.
+        let cut = String(dump.prefix(dump.count * 2 / 3))
+        #expect(judged(cut) != nil)
+    }
+
+    /// The FATE user edits the snapshot to run a shell command and rewrites the recorded hash to match:
+    /// the restore refuses it, naming the line, before anything changes; the command never runs.
+    @Test func aTamperedSnapshotWithItsHashRewrittenIsRefusedBeforeAnythingChanges() throws {
+        let scenario = try ApplyRollbackTests.Scenario(.allinone)
+        defer { scenario.remove() }
+        let applied = try scenario.apply(["--component", "mysql"])
+        #expect(applied.status == 0, "\(applied.output)")
+        let journalFolder = scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade/journal")
+        let journalFile = journalFolder.appendingPathComponent(try #require(try Support.files(in: journalFolder).last))
+        var journal = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: journalFile)) as? [String: Any])
+        var snapshot = try #require(journal["snapshot"] as? [String: Any])
+        let file = try #require(snapshot["file"] as? String)
+        let marker = "/tmp/fate-upgrade-owned-\(UUID().uuidString)"
+        let dump = try Support.run("gzip", ["-dc", file]).stdout
+        let tampered = dump.replacingOccurrences(of: "UNLOCK TABLES;", with: "UNLOCK TABLES;\n\\! touch \(marker)", options: [], range: dump.range(of: "UNLOCK TABLES;"))
+        try Data(tampered.utf8).write(to: URL(fileURLWithPath: file + ".plain"))
+        #expect(try Support.run("sh", ["-c", "gzip -c \"$1.plain\" > \"$1\" && rm \"$1.plain\"", "x", file]).status == 0)
+        let digest = try Support.run("sha256sum", [file]).stdout.prefix(64)
+        var info = stat()
+        stat(file, &info)
+        snapshot["sha256"] = String(digest)
+        snapshot["bytes"] = Int(info.st_size)
+        journal["snapshot"] = snapshot
+        try JSONSerialization.data(withJSONObject: journal).write(to: journalFile)
+        let tablesBefore = try scenario.tables()
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+
+        let refused = try scenario.rollback(["--from-snapshot"])
+        #expect(refused.status == 1, "\(refused.output)")
+        #expect(refused.stderr.contains("a backslash outside a string") && refused.stderr.contains("line ") && refused.stderr.contains("nothing was changed"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        #expect(scenario.sandbox.isFateFlowRunning())
+    }
+}
