@@ -17,8 +17,9 @@ public struct DumpGuard: Sendable {
         public var description: String { "line \(line): \(reason)" }
     }
 
-    /// The tables the dump may create and fill (the snapshot's, as recorded when it was taken).
-    public let tables: Set<String>
+    /// The tables the dump may create and fill (the snapshot's, as recorded when it was taken);
+    /// nil while it is being taken: any table, unqualified.
+    public let tables: Set<String>?
     public private(set) var refusal: Refusal?
     public private(set) var statements = 0
 
@@ -39,9 +40,10 @@ public struct DumpGuard: Sendable {
     private var commentStart: [UInt8] = []
     private var decidingComment = false
 
-    private static let headLimit = 4096
+    /// Beyond this, a statement outside an INSERT's values is refused: no CREATE TABLE of fate_flow's is near it.
+    private static let headLimit = 64 << 10
 
-    public init(tables: Set<String>) { self.tables = tables }
+    public init(tables: Set<String>?) { self.tables = tables }
 
     public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
         for byte in bytes where refusal == nil { step(byte) }
@@ -85,9 +87,9 @@ public struct DumpGuard: Sendable {
             if byte == 0x0A { state = .code }
             return
         case .blockComment:
-            // Decided by its first bytes: `/*!NNNNN` is code the server runs (checked as code);
-            // mariadb-dump's `/*M!999999\- enable the sandbox mode */` turns the client's commands
-            // off (welcome); any other `/*M!` is refused; the rest are comments.
+            // Decided by its first bytes: `/*!NNNNN` and `/*M!NNNNNN` are code the server runs
+            // (checked as code); mariadb-dump's `/*M!999999\- enable the sandbox mode */` turns the
+            // client's commands off (welcome); the rest are comments.
             if decidingComment {
                 commentStart.append(byte)
                 let sandbox = Array("M!999999\\-".utf8)
@@ -95,8 +97,13 @@ public struct DumpGuard: Sendable {
                 if commentStart.first == 0x4D {
                     if commentStart.count <= sandbox.count, sandbox.starts(with: commentStart) {
                         if commentStart.count == sandbox.count { decidingComment = false }
-                    } else if commentStart.count >= 2, commentStart[1] == 0x21 {
-                        refuse("a MariaDB executable comment /*M!… other than the sandbox line", at: line)
+                    } else if commentStart.count >= 3, commentStart[1] == 0x21 {
+                        // `/*M!NNNNNN … */`: code MariaDB runs, checked as code from here.
+                        decidingComment = false
+                        versionedComment = true
+                        state = .code
+                        skipVersion = true
+                        if !(0x30...0x39).contains(byte), !isBlank(byte) { step(byte) }
                         return
                     } else {
                         decidingComment = false
@@ -125,8 +132,14 @@ public struct DumpGuard: Sendable {
             previous = 0
             return
         }
+        // A comment's opening bytes open nothing more: `/*/` is not `/*` then `*/`. A statement
+        // begins after the comments before it (its line is the one named).
+        if startsComment(byte) {
+            previous = 0
+            if !versionedComment, head.allSatisfy(isBlank) { begun = false }
+            return
+        }
         defer { previous = byte }
-        if startsComment(byte) { return }
         // A statement is named by the line it begins on.
         if !begun && !isBlank(byte) && byte != 0x3B { begun = true; statementLine = line }
         switch byte {
@@ -158,19 +171,25 @@ public struct DumpGuard: Sendable {
     }
 
     private var skipVersion = false
+    private var dashes = false
     private var begun = false
 
     /// `-- ` to the end of the line, `/* … */`; `/*!NNNNN … */` is code.
     private mutating func startsComment(_ byte: UInt8) -> Bool {
-        if previous == 0x2D, byte == 0x2D {
-            // `--` starts a comment only when followed by a blank; decided at the next byte, kept simple:
-            // mysqldump writes `-- ` at the start of a line.
-            if head.last == 0x2D { head.removeLast() }
-            word.removeAll()
-            state = .lineComment
-            previous = 0
-            return true
+        if dashes {
+            // `--` starts a comment only when a blank or a control character follows, as in the
+            // client and the server: in `1--1` it is code, and taking it for a comment would hide
+            // the rest of the line from the check but not from the server.
+            dashes = false
+            if byte <= 0x20 {
+                if !inValues, head.suffix(2) == [0x2D, 0x2D] { head.removeLast(2) }
+                word.removeAll()
+                state = byte == 0x0A ? .code : .lineComment
+                previous = 0
+                return true
+            }
         }
+        if previous == 0x2D, byte == 0x2D { dashes = true }
         if previous == 0x2F, byte == 0x2A {
             if head.last == 0x2F { head.removeLast() }
             commentStart.removeAll()
@@ -217,6 +236,7 @@ public struct DumpGuard: Sendable {
         let text = String(decoding: head, as: UTF8.self).trimmingSpaces
         guard !text.isEmpty else { return }
         statements += 1
+        if headFull { return refuse("a statement of over \(Self.headLimit >> 10) KiB outside the values of an INSERT: \(text.prefix(80))") }
         if let reason = judge(text) { refuse(reason) }
     }
 
@@ -234,13 +254,15 @@ public struct DumpGuard: Sendable {
             guard let name = table(index) else {
                 return "\(upper.prefix(3).joined(separator: " ")) of \(index < words.count ? words[index] : "nothing"): only `t` of the fate_flow tables (no other database, no unquoted name)"
             }
-            return tables.contains(name) ? nil : "\(upper.prefix(2).joined(separator: " ")) `\(name)`: not one of the tables the snapshot was taken of"
+            return tables?.contains(name) ?? true ? nil : "\(upper.prefix(2).joined(separator: " ")) `\(name)`: not one of the tables the snapshot was taken of"
         }
         switch upper.first {
         case "SET":
             if upper.contains(where: { $0.hasPrefix("GLOBAL") || $0.hasPrefix("@@GLOBAL") || $0 == "PASSWORD" || $0.hasPrefix("PERSIST") }) {
                 return "SET of something other than this session: \(text.prefix(80))"
             }
+            // mysqldump sets variables to literals and other variables: a call or a subquery is not its.
+            if text.contains("(") { return "SET with a call or a subquery: \(text.prefix(80))" }
             return nil
         case "DROP":
             guard upper.count == 5, upper[1] == "TABLE", upper[2] == "IF", upper[3] == "EXISTS" else { return "DROP other than DROP TABLE IF EXISTS of one table: \(text.prefix(80))" }
@@ -250,6 +272,7 @@ public struct DumpGuard: Sendable {
             if upper.contains(where: { $0.hasPrefix("DIRECTORY") || $0.contains("DIRECTORY=") || $0 == "CONNECTION" || $0.hasPrefix("CONNECTION=") }) {
                 return "CREATE TABLE with a directory or connection of its own: \(text.prefix(80))"
             }
+            if unquotedWords(text).contains("SELECT") { return "CREATE TABLE … SELECT: \(text.prefix(80))" }
             return known(2)
         case "LOCK":
             guard upper.count == 4, upper[1] == "TABLES", upper[3] == "WRITE" else { return "LOCK other than LOCK TABLES `t` WRITE: \(text.prefix(80))" }
@@ -270,6 +293,20 @@ public struct DumpGuard: Sendable {
             return "not a statement a dump of the fate_flow tables holds: \(text.prefix(80))"
         }
     }
+}
+
+/// The words of a statement outside its `names`, upper-cased.
+private func unquotedWords(_ text: String) -> Set<String> {
+    var words: Set<String> = [], word = "", quoted = false
+    for character in text {
+        if character == "`" { quoted.toggle(); continue }
+        if !quoted, character.isLetter || character.isNumber || character == "_" { word.append(character) } else {
+            if !word.isEmpty { words.insert(word.uppercased()) }
+            word = ""
+        }
+    }
+    if !word.isEmpty { words.insert(word.uppercased()) }
+    return words
 }
 
 private extension String {

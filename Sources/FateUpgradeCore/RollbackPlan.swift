@@ -174,7 +174,7 @@ extension RollbackPlan.Step: CustomStringConvertible {
         case .renameFolders(let folder, let renames):
             "in \(folder): " + renames.map { "mv \($0.from) \($0.to)" }.joined(separator: "; ")
         case .renameTables(let database, let statement, _): "in database \(database): \(statement)"
-        case .stageSnapshot(let file, let sha256): "inflate \(file) to a private file, checking its SHA-256 \(sha256.prefix(12))… and gzip CRC"
+        case .stageSnapshot(let file, let sha256): "inflate \(file) to a private file, checking its SHA-256 \(sha256.prefix(12))…, its gzip CRC and every statement against what a dump of fate_flow holds"
         case .loadSnapshot(let database, let file): "load \(file) into database \(database)"
         case .checkRows(let database, let rows):
             "check the row counts of \(rows.count) tables in \(database) against the snapshot's (\(rows.values.reduce(0, +)) rows)"

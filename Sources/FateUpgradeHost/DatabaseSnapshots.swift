@@ -39,6 +39,8 @@ public enum DatabaseSnapshots {
         defer { file.discard() }
         let compressor = try GzipCompressor()
         var counter = DumpRowCounter()
+        // The snapshot must pass the check a restore makes of it, or it is not a snapshot.
+        var guardian = DumpGuard(tables: nil)
         var hasher = SHA256()
         var written: Int64 = 0
         var writeFailure: Error? = nil
@@ -49,7 +51,8 @@ public enum DatabaseSnapshots {
             try FileDescriptorWriter.writeAll(bytes, to: file.fileDescriptor, path: path)
         }
         let result = try client.withOptionFile { (options) throws(HostError) -> ChildResult in
-            let arguments = ["--defaults-extra-file=\(options)", "--single-transaction", "--routines", "--triggers",
+            // Tables and their rows only (fate_flow has no routines or triggers): what a restore loads.
+            let arguments = ["--defaults-extra-file=\(options)", "--single-transaction", "--skip-triggers",
                              "--no-tablespaces", "--hex-blob", "--default-character-set=utf8mb4", database]
             let child = try ChildProcess.start(Command(tool, arguments))
             return child.wait(timeout: timeout, heartbeat: .init(what: "the database snapshot (\(Path.name(tool)))")) { stream, chunk in
@@ -60,6 +63,7 @@ public enum DatabaseSnapshots {
                 guard writeFailure == nil else { return }
                 chunk.withUnsafeBytes { bytes in
                     counter.feed(bytes)
+                    guardian.feed(bytes)
                     do { try compressor.compress(bytes, sink: sink) } catch {
                         writeFailure = error
                         child.signalGroup(SIGTERM)
@@ -78,6 +82,9 @@ public enum DatabaseSnapshots {
         }
         guard counter.completed else {
             throw HostError("\(tool) exited without finishing the dump (no `-- Dump completed` line); the partial snapshot is removed")
+        }
+        if let refusal = guardian.finish() {
+            throw HostError("the snapshot \(tool) wrote holds what a restore refuses (\(refusal)); nothing was changed")
         }
         try compressor.finish(sink: sink)
         try file.commit(overwrite: false)
@@ -112,7 +119,8 @@ public enum DatabaseSnapshots {
     }
 
     /// The dump inflated into an unlinked private file; its descriptor, positioned at the start.
-    /// The SHA-256 is of exactly the bytes inflated, and zlib checks the CRC of what they give.
+    /// The SHA-256 is of exactly the bytes inflated, zlib checks the CRC of what they give, and
+    /// `DumpGuard` every statement of them.
     public static func stage(_ snapshot: DatabaseSnapshot) throws -> StagedDump {
         let folder = Path.parent(snapshot.file)
         var template = Array("\(folder)/.restore-XXXXXX".utf8CString)
@@ -120,8 +128,12 @@ public enum DatabaseSnapshots {
         guard descriptor >= 0 else { throw HostError("cannot make a file in \(folder) to restore into: \(Errno.text())") }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         var hasher = SHA256()
+        // The allow-list is checked again on exactly the bytes the client will read: the file may
+        // have been swapped since the check before the first step.
+        var guardian = DumpGuard(tables: Set(snapshot.rows.keys))
         do {
             try GzipFile.inflate(snapshot.file, compressed: { hasher.update($0) }) { chunk in
+                guardian.feed(chunk)
                 try FileDescriptorWriter.writeAll(chunk, to: descriptor, path: "\(folder) (the inflated snapshot)")
             }
         } catch {
@@ -132,6 +144,10 @@ public enum DatabaseSnapshots {
         guard digest == snapshot.sha256 else {
             close(descriptor)
             throw HostError("the snapshot \(snapshot.file) has SHA-256 \(digest), not \(snapshot.sha256) as recorded; nothing was changed")
+        }
+        if let refusal = guardian.finish() {
+            close(descriptor)
+            throw HostError("the snapshot \(snapshot.file), \(refusal): not what a dump of the fate_flow tables holds, so it is not fed to the mysql client; nothing was changed")
         }
         lseek(descriptor, 0, SEEK_SET)
         return StagedDump(descriptor: descriptor)

@@ -102,7 +102,13 @@ public struct RollbackOperation {
         }
         var snapshot: DatabaseSnapshot? = nil
         if options.fromSnapshot {
-            guard let journal else { throw HostError("--from-snapshot: there is no upgrade left to roll back in \(options.fateRoot)") }
+            guard let journal else {
+                if let last = journals.last, let done = last.rolledBack {
+                    let how = done.steps.contains { $0.hasPrefix("load ") } ? "from its snapshot" : "with its _backup tables"
+                    throw HostError("--from-snapshot: the last upgrade, \(last.id), was rolled back at \(done.at) \(how): there is no upgrade left whose snapshot to load; nothing was changed")
+                }
+                throw HostError("--from-snapshot: there is no upgrade left to roll back in \(options.fateRoot); nothing was changed")
+            }
             guard component.touchesDatabase else {
                 throw HostError("--from-snapshot: the run \(journal.id) upgraded \(component.rawValue), which does not touch the database")
             }

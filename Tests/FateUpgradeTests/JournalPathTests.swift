@@ -568,3 +568,32 @@ extension UnfinishedRollbackTests {
         #expect(scenario.sandbox.isFateFlowRunning())
     }
 }
+
+/// Undo that can be repeated: a second `--from-snapshot`, or one after a plain rollback, is refused
+/// before any change with the reason (issue 22).
+@Suite(.serialized) struct RepeatedUndoTests {
+    @Test func aSecondRestoreOrOneAfterAPlainRollbackIsRefusedWithItsReasonAndChangesNothing() throws {
+        let scenario = try ApplyRollbackTests.Scenario(.allinone)
+        defer { scenario.remove() }
+        #expect(try scenario.apply(["--component", "all"]).status == 0)
+        let restored = try scenario.rollback(["--from-snapshot"])
+        #expect(restored.status == 0, "\(restored.output)")
+        for (first, how) in [("--from-snapshot", "from its snapshot"), ("plain", "with its _backup tables")] {
+            if first == "plain" {
+                #expect(try scenario.apply(["--component", "all"]).status == 0)
+                let plain = try scenario.rollback()
+                #expect(plain.status == 0, "\(plain.output)")
+            }
+            let tables = try scenario.tables()
+            let tree = try scenario.sandbox.treeSnapshot("python")
+            let again = try scenario.rollback(["--from-snapshot", "--json"])
+            #expect(again.status == 1, "\(again.output)")
+            #expect(again.stderr.contains("was rolled back at") && again.stderr.contains(how) && again.stderr.contains("nothing was changed"), "\(again.stderr)")
+            #expect(!again.stderr.contains("-----"))
+            #expect(again.stdout.contains("\"outcome\" : \"failed\""), "\(again.stdout)")
+            #expect(try scenario.tables() == tables)
+            #expect(try scenario.sandbox.treeSnapshot("python") == tree)
+            #expect(scenario.sandbox.isFateFlowRunning())
+        }
+    }
+}
