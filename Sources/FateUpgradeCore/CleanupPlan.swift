@@ -51,9 +51,8 @@ public struct CleanupPlan: Sendable {
 }
 
 /// Decides what of the leftovers found may go: never what a rollback of a run that is not
-/// verified still needs (its backup, its `_backup` tables, its snapshot, the work folder holding
-/// DB_PASS, its package) unless `force`, and never a tree that holds the site's models, jobs or
-/// logs. Pure.
+/// verified still needs (its backup, its `_backup` tables, its snapshot) unless `force`, and never
+/// a tree that holds the site's models, jobs or logs. Pure.
 public struct CleanupPlanner: Sendable {
     public var fateRoot: String
     public var fateFlowRoot: String
@@ -77,23 +76,36 @@ public struct CleanupPlanner: Sendable {
         self.force = force
     }
 
-    /// What each run a rollback may still need holds, with the reason.
+    /// What each run a rollback may still need holds, with the reason. Named from FATE_ROOT as
+    /// given here and the tool's own naming scheme, never from paths in a journal (a journal is the
+    /// FATE user's file): its snapshot is `<state>/snapshots/<id>.sql.gz`; its code backups are
+    /// every `python_<ts>` / `fate_flow_<ts>` that was not there when it began (a killed run never
+    /// recorded the one it made); its tables every `_backup` table of the upgrade that was not
+    /// there when it began (a run that lost the database after the SQL never recorded them).
     public var needed: [String: String] {
         var needed: [String: String] = [:]
+        let snapshots = "\(UpgradeJournal.folder(fateRoot: fateRoot))/snapshots"
+        let flowParent = Path.parent(fateFlowRoot), flowName = Path.name(fateFlowRoot)
         for run in journals where run.rolledBack == nil && (run.outcome != .succeeded || run.verifiedAt == nil) {
             let reason = run.outcome != .succeeded ? "\(run.id) \(run.outcome.rawValue) and is not rolled back: rollback needs it"
                 : "\(run.id) is not verified: rollback needs it (run fate-upgrade verify first, or give --force)"
-            func note(_ name: String) { needed[name] = reason }
-            for name in (run.after?.pythonBackups ?? []).filter({ !run.before.pythonBackups.contains($0) }) { note("\(fateRoot)/\(name)") }
-            let flowParent = Path.parent(run.parameters["FATE_FLOW_ROOT"] ?? "\(fateRoot)/python/fate_flow")
-            for name in (run.after?.fateFlowBackups ?? []).filter({ !run.before.fateFlowBackups.contains($0) }) { note("\(flowParent)/\(name)") }
-            for table in (run.after?.backupTables ?? []).filter({ !run.before.backupTables.contains($0) }) { note(table) }
-            // A run that stopped half-way may have made _backup tables the journal could not record.
+            func note(_ name: String) { if needed[name] == nil { needed[name] = reason } }
+            for item in found {
+                let parent = Path.parent(item.name), name = Path.name(item.name)
+                switch item.kind {
+                case .folder where parent == fateRoot && PythonBackupName.timestamp(of: name) != nil && !run.before.pythonBackups.contains(name):
+                    note(item.name)
+                case .folder where parent == flowParent && name.hasPrefix(flowName + "_")
+                    && PythonBackupName.timestamp(of: "python_" + name.dropFirst(flowName.count + 1)) != nil && !run.before.fateFlowBackups.contains(name):
+                    note(item.name)
+                case .table where name.hasSuffix("_backup") && upgradedTables.contains(String(name.dropLast(7))) && !run.before.backupTables.contains(name):
+                    note(item.name)
+                default: break
+                }
+            }
+            // A run that stopped half-way may have made them again over ones that were there.
             if run.outcome != .succeeded { for table in upgradedTables { note("\(table)_backup") } }
-            if let snapshot = run.snapshot { note(snapshot.file) }
-            if let folder = run.workFolder { note(folder) }
-            note(run.package)
-            note(run.package + ".sha256")
+            if !run.id.contains("/") { note("\(snapshots)/\(run.id).sql.gz") }
         }
         return needed
     }

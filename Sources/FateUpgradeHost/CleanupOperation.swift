@@ -6,10 +6,10 @@ import Foundation
 #endif
 import Glibc
 
-/// `cleanup`: what upgrades and rollbacks left behind, once the upgrade is signed off. One plan:
-/// `--plan` prints it, `--yes` removes exactly it. What a rollback of a run that is not verified
-/// still needs (its backup, its `_backup` tables, its snapshot, the work folder holding DB_PASS)
-/// is kept unless `force`.
+/// `cleanup`: what upgrades and rollbacks left behind inside FATE_ROOT, once the upgrade is signed
+/// off. One plan: `--plan` prints it, `--yes` removes exactly it, through `AnchoredFolder`. What a
+/// rollback of a run that is not verified still needs (its backup, its `_backup` tables, its
+/// snapshot) is kept unless `force`. The package and work folder outside FATE_ROOT are only named.
 public struct CleanupOperation {
     public typealias Item = CleanupPlan.Item
     public typealias Step = CleanupPlan.Step
@@ -26,6 +26,9 @@ public struct CleanupOperation {
 
     public let view: HostSurvey
     public let plan: CleanupPlan
+    /// FATE_ROOT as it really is; every path removed is below it.
+    public let root: String
+    let allowRoot: Bool
     let lock: StateLock
 
     public var remove: [Item] { plan.remove }
@@ -35,39 +38,43 @@ public struct CleanupOperation {
     /// - Parameters:
     ///   - snapshotAge: snapshots older than this many seconds are removed (those a kept run needs, never).
     ///   - force: remove also what a rollback of a run that is not verified needs.
-    public init(fateRoot: String, password: Secret?, snapshotAge: Int, force: Bool) throws {
+    ///   - allowRoot: root may remove from a tree another user owns (whose files that user can
+    ///     write, and so can have arranged); refused otherwise, when it comes to removing.
+    public init(fateRoot: String, password: Secret?, snapshotAge: Int, force: Bool, allowRoot: Bool = false) throws {
         lock = try StateLock(fateRoot: fateRoot, for: "cleanup")
         let view = try HostSurvey(fateRoot: fateRoot, password: password)
         self.view = view
-        let root = view.fateRoot
+        // Every path from FATE_ROOT as it really is (no symlink, one spelling), so that what a run
+        // needs is known whatever spelling of FATE_ROOT it or this command was given.
+        guard let root = HostFacts.realPath(view.fateRoot) else { throw HostError("FATE_ROOT \(view.fateRoot): \(Errno.text())") }
+        self.root = root
+        self.allowRoot = allowRoot
         var notes: [String] = []
+        if geteuid() == 0, let owner = FileOwner.of(root), owner.uid != 0 {
+            notes.append("running as root on FATE_ROOT owned by \(owner): \(allowRoot ? "--allow-root given, so" : "--yes needs --allow-root, since") root removes from a tree whose files \(owner.userName) can write")
+        }
         var candidates: [Item] = []
 
-        // What each run left: its package and the folder it was extracted into.
+        // The package and the folder it was extracted into are outside FATE_ROOT, where only a
+        // journal (the FATE user's file) names them: said, never removed.
+        var pending: Set<String> = []
+        for run in view.journals where run.rolledBack == nil && (run.outcome != .succeeded || run.verifiedAt == nil) { pending.insert(run.id) }
         for run in view.journals {
-            var info = stat()
-            if lstat(run.package, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
-                candidates.append(Item(kind: .file, name: run.package, bytes: Int64(info.st_size),
-                                       why: "the packed package \(run.id) ran: it holds DB_PASS", run: run.id))
-                if FileSystem.exists(run.package + ".sha256") {
-                    candidates.append(Item(kind: .file, name: run.package + ".sha256", bytes: HostFacts.size(of: run.package + ".sha256"),
-                                           why: "the checksum beside that package", run: run.id))
-                }
+            let named = [run.workFolder, run.package].compactMap { $0 }.filter { path in
+                var info = stat()
+                return lstat(path, &info) == 0 && [S_IFREG, S_IFDIR].contains(info.st_mode & S_IFMT)
             }
-            if let folder = run.workFolder, FileSystem.isRealDirectory(folder) {
-                candidates.append(Item(kind: .folder, name: folder, bytes: HostFacts.size(of: folder),
-                                       why: "the extracted package of \(run.id): it holds DB_PASS", run: run.id))
-                let parent = Path.parent(folder), base = Path.name(folder)
-                for name in FileSystem.names(in: parent) where name.hasPrefix("\(base).previous-") {
-                    candidates.append(Item(kind: .folder, name: "\(parent)/\(name)", bytes: HostFacts.size(of: "\(parent)/\(name)"),
-                                           why: "an earlier extracted package, kept aside: it holds an earlier DB_PASS", run: nil))
-                }
-            }
+            guard !named.isEmpty else { continue }
+            let holding = named.map(shellQuoted).joined(separator: " ")
+            notes.append(pending.contains(run.id)
+                ? "\(holding) (what \(run.id) ran from) hold DB_PASS and rollback may need them; cleanup removes nothing outside FATE_ROOT"
+                : "\(holding) (what \(run.id) ran from) hold DB_PASS; cleanup removes nothing outside FATE_ROOT: rm -rf \(holding)")
         }
 
         // Code backups: python_<ts> and python_upgrade_backup*, and the same of fate_flow.
         // Never a folder outside FATE_ROOT: FATE_FLOW_ROOT is only followed inside it.
-        let flowRoot = Path.isInside(view.parameters.fateFlowRoot, root) ? view.parameters.fateFlowRoot : "\(root)/python/fate_flow"
+        let given = Path.normalised(view.parameters.fateFlowRoot), spelled = Path.normalised(view.parameters.fateRoot)
+        let flowRoot = Path.isInside(given, spelled) && given != spelled ? root + given.dropFirst(spelled.count) : "\(root)/python/fate_flow"
         for (folder, code) in [(root, "python"), (Path.parent(flowRoot), Path.name(flowRoot))] {
             let backups = Set(UpgradeJournal.backups(in: folder, prefix: code))
             for name in FileSystem.names(in: folder).sorted() {
@@ -90,7 +97,7 @@ public struct CleanupOperation {
         for name in FileSystem.names(in: snapshots).sorted() where name.hasSuffix(".sql.gz") {
             let path = "\(snapshots)/\(name)"
             let age = now - (HostFacts.modified(path) ?? now)
-            let owner = view.journals.first { $0.snapshot?.file == path }
+            let owner = view.journals.first { "\($0.id).sql.gz" == name }
             if age >= snapshotAge {
                 candidates.append(Item(kind: .file, name: path, bytes: HostFacts.size(of: path),
                                        why: "a database snapshot \(age / 86400) days old", run: owner?.id))
@@ -137,12 +144,17 @@ public struct CleanupOperation {
 
     /// Runs the steps; journals record what went.
     public func execute(console: Console = .shared) throws -> Report {
-        try Signals.deferring {
+        if geteuid() == 0, !allowRoot, let owner = FileOwner.of(root), owner.uid != 0 {
+            let command = (["sudo", "-u", owner.userName] + CommandLine.arguments).map(shellQuoted).joined(separator: " ")
+            throw HostError("FATE_ROOT \(root) belongs to \(owner), and this is root: root would remove from a tree whose files \(owner.userName) can write, and so can have arranged. Run it as the owner: \(command)   (or add --allow-root); nothing was removed")
+        }
+        return try Signals.deferring {
             var removed: [String] = []
             // The journals learn what went even when a removal fails half-way, so that rollback
             // never looks for a backup that is gone.
             defer { try? recordInJournals(removed) }
             var runner = StepRunner<Step>()
+            let anchor = try AnchoredFolder(root)
             try runner.run(steps, interrupted: { signal, _, _ in
                 throw Interrupted(signal: signal, detail: "cleanup stopped; removed so far: \(removed.isEmpty ? "nothing" : removed.joined(separator: ", "))")
             }) { step, _ in
@@ -153,8 +165,9 @@ public struct CleanupOperation {
                     removed += tables
                     console.say("dropped \(tables.joined(separator: ", "))")
                 case .remove(let item):
-                    if item.kind == .folder { try FileSystem.removeTree(item.name) } else if unlink(item.name) != 0 && errno != ENOENT {
-                        throw HostError("\(item.name): cannot remove: \(Errno.text()); removed so far: \(removed.isEmpty ? "nothing" : removed.joined(separator: ", "))")
+                    guard Path.isInside(item.name, root), item.name != root else { throw HostError("internal: \(item.name) is not below \(root)") }
+                    do throws(HostError) { try anchor.remove(String(item.name.dropFirst(root.count + 1)), kind: item.kind == .folder ? .folder : .file) } catch {
+                        throw HostError("\(error.description); removed so far: \(removed.isEmpty ? "nothing" : removed.joined(separator: ", "))")
                     }
                     removed.append(item.name)
                     console.say("removed \(item.name)")

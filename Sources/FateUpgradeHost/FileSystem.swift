@@ -142,14 +142,19 @@ public enum FileSystem {
     /// Reads a whole regular file (or a pipe such as `<(pass show db)`), at most `limit` bytes.
     /// Opened non-blocking so a FIFO nobody writes cannot hang us, and refused when it is a
     /// folder or a device.
-    public static func read(_ path: String, limit: Int = 16 << 20, allowPipe: Bool = false) throws(InputError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    /// - Parameter trusted: when given, the file is opened without following a symlink and what it
+    ///   says of the opened file's status (owner, mode) refuses it: the file checked is the one read.
+    public static func read(_ path: String, limit: Int = 16 << 20, allowPipe: Bool = false,
+                            trusted: ((stat) -> String?)? = nil) throws(InputError) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (trusted == nil ? 0 : O_NOFOLLOW))
         guard descriptor >= 0 else {
-            throw InputError(SourceLocation(file: path), errno == ENOENT ? "no such file" : "cannot read it: \(Errno.text())")
+            throw InputError(SourceLocation(file: path), errno == ENOENT ? "no such file"
+                             : errno == ELOOP && trusted != nil ? "is a symlink; not followed" : "cannot read it: \(Errno.text())")
         }
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw InputError(SourceLocation(file: path), "cannot read it: \(Errno.text())") }
+        if let problem = trusted?(info) { throw InputError(SourceLocation(file: path), problem) }
         let type = info.st_mode & S_IFMT
         if type == S_IFDIR { throw InputError(SourceLocation(file: path), "is a folder, not a file") }
         guard type == S_IFREG || (type == S_IFIFO && allowPipe) else {

@@ -78,7 +78,7 @@ public struct RollbackOperation {
         if geteuid() == 0, let treeOwner = FileOwner.of(parameters.fateRoot), treeOwner.uid != 0 {
             guard options.allowRoot else {
                 let command = (["sudo", "-u", treeOwner.userName] + CommandLine.arguments).map(shellQuoted).joined(separator: " ")
-                throw HostError("FATE_ROOT \(parameters.fateRoot) belongs to \(treeOwner), and this is root: fate_flow would be started as root. Run it as the owner: \(command)   (or add --allow-root)")
+                throw HostError("FATE_ROOT \(parameters.fateRoot) belongs to \(treeOwner), and this is root: fate_flow would be started as root, and root would act on files (journal, snapshot, backups) \(treeOwner.userName) can write. Run it as the owner: \(command)   (or add --allow-root)")
             }
             owner = treeOwner
         }

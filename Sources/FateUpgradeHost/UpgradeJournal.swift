@@ -43,12 +43,16 @@ extension UpgradeJournal {
     /// Every record under FATE_ROOT, oldest first.
     public static func all(fateRoot: String) throws -> [UpgradeJournal] {
         let folder = "\(UpgradeJournal.folder(fateRoot: fateRoot))/journal"
+        var info = stat()
+        guard lstat(folder, &info) == 0 else { return [] }
+        if let problem = untrusted(info, kind: S_IFDIR, fateRoot: fateRoot) { throw InputError(SourceLocation(file: folder), "not followed: \(problem)") }
         let names = FileSystem.names(in: folder).filter { $0.hasSuffix(".json") }
         return try names.map { name in
             let path = "\(folder)/\(name)"
             let journal: UpgradeJournal
             do {
-                journal = try JSONDecoder().decode(UpgradeJournal.self, from: Data(FileSystem.read(path, limit: 4 << 20)))
+                let bytes = try FileSystem.read(path, limit: 4 << 20) { untrusted($0, kind: S_IFREG, fateRoot: fateRoot).map { "not followed: \($0)" } }
+                journal = try JSONDecoder().decode(UpgradeJournal.self, from: Data(bytes))
             } catch let error as InputError {
                 throw error
             } catch {
@@ -59,6 +63,20 @@ extension UpgradeJournal {
             }
             return journal
         }
+    }
+
+    /// What makes a journal file or its folder one that no run of ours wrote, whoever reads it: a
+    /// symlink or another kind, an owner that is neither this user, root nor FATE_ROOT's owner, or
+    /// a mode that lets others write it. (FATE_ROOT's owner can still edit it: see the guide on what
+    /// the checks can promise.)
+    static func untrusted(_ info: stat, kind: mode_t, fateRoot: String) -> String? {
+        let type = info.st_mode & S_IFMT
+        if type == S_IFLNK { return "a symlink" }
+        if type != kind { return kind == S_IFDIR ? "not a folder" : "not a regular file" }
+        let owners = Set([geteuid(), 0] + (FileOwner.of(fateRoot).map { [$0.uid] } ?? []))
+        if !owners.contains(info.st_uid) { return "it belongs to uid \(info.st_uid), who neither owns FATE_ROOT nor runs this" }
+        if info.st_mode & 0o022 != 0 { return "other users can write it (mode \(String(info.st_mode & 0o777, radix: 8)))" }
+        return nil
     }
 
     /// What makes a journal untrustworthy: an id that is not a plain name, or paths outside the

@@ -100,9 +100,12 @@ extension FateUpgrade {
             abstract: "Remove what upgrades and rollbacks left behind, once the upgrade is signed off.",
             discussion: """
                 Lists old python_<timestamp> backups, python_upgrade_backup* folders, the _backup, \
-                _backup_<date> and _pre_restore_ tables, work folders holding DB_PASS and snapshots older \
-                than --snapshots-older-than days; without --yes it only lists them. What a rollback of a run \
-                that is not verified still needs is kept (run `fate-upgrade verify` first), unless --force.
+                _backup_<date> and _pre_restore_ tables and snapshots older than --snapshots-older-than \
+                days; without --yes it only lists them. Only what the tool's own naming scheme names below \
+                FATE_ROOT (as it really is, symlinks resolved) is removed, never through a symlink; the \
+                package and work folders, which hold DB_PASS, are named with the command to remove them. \
+                What a rollback of a run that is not verified still needs is kept (run `fate-upgrade verify` \
+                first), unless --force. Root on a tree another user owns needs --allow-root.
 
                 \(ExitStatusText.changing)
                 """
@@ -123,6 +126,9 @@ extension FateUpgrade {
         @Flag(help: "Remove also what a rollback of a run that is not verified needs.")
         var force = false
 
+        @Flag(help: "As root, remove from a FATE_ROOT another user owns.")
+        var allowRoot = false
+
         @OptionGroup var outputOptions: OutputOptions
         var json: Bool { outputOptions.json }
 
@@ -134,7 +140,7 @@ extension FateUpgrade {
         func run() throws {
             let console = Console.shared
             let operation = try CleanupOperation(fateRoot: try host.root(), password: try host.secret(),
-                                                 snapshotAge: snapshotsOlderThan * 86400, force: force)
+                                                 snapshotAge: snapshotsOlderThan * 86400, force: force, allowRoot: allowRoot)
             for item in operation.keep { console.say("keep   \(item.name) (\(item.why))") }
             for item in operation.remove { console.say("remove \(item.kind == .table ? "table " : "")\(item.name)  \(sizeText(item.bytes))  (\(item.why))") }
             operation.notes.forEach { console.say("note: \($0)") }

@@ -283,12 +283,14 @@ import Testing
         #expect(listed.filter { $0.hasSuffix("/python_upgrade_backup") }.count == 1, "\(listed)")
         #expect(listed.filter { $0.range(of: #"_backup_\d{8}$"#, options: .regularExpression) != nil }.count == 5, "\(listed)")
         #expect(listed.filter { $0.hasSuffix(".sql.gz") }.count == 1)
-        #expect(listed.contains { $0.contains("upgrade_package.previous-") })
+        // Nothing outside FATE_ROOT is listed: the package and its work folder are named in a note.
+        #expect(listed.allSatisfy { $0.hasPrefix(scenario.root + "/") || !$0.contains("/") }, "\(listed)")
+        let notes = (plan["notes"] as? [String]) ?? []
+        #expect(notes.contains { $0.contains(scenario.package.path) && $0.contains("rollback may need them") && $0.contains("removes nothing outside FATE_ROOT") },
+                "\(notes)")
         // What rolling back the second run needs stays.
         #expect(kept.filter { upgradedTables.map { "\($0)_backup" }.contains($0) }.count == 5, "\(kept)")
         #expect(kept.contains { $0.contains("/python_2") })
-        #expect(kept.contains { $0.hasSuffix("/upgrade_package") })
-        #expect(kept.contains(scenario.package.path), "the packed package holds DB_PASS and rollback may need it: \(kept)")
         #expect(kept.filter { $0.hasSuffix(".sql.gz") }.count == 1)
 
         let done = try cleanup(["--yes"])
@@ -421,8 +423,13 @@ extension HostStateTests {
         #expect((report["keep"] as? [Any])?.isEmpty == true, "\(report)")
         let removed = (report["removed"] as? [String]) ?? []
         #expect(removed.contains { $0.contains("/python_2") })
-        #expect(removed.contains(scenario.package.path) && removed.contains { $0.hasSuffix("/upgrade_package") })
         #expect(removed.filter { $0.hasSuffix("_backup") }.count == 5)
+        // The package and its work folder (outside FATE_ROOT) are left, with the command to remove them.
+        #expect(removed.allSatisfy { !$0.hasPrefix(scenario.package.path) }, "\(removed)")
+        #expect(FileManager.default.fileExists(atPath: scenario.package.path))
+        let note = try #require(((report["notes"] as? [String]) ?? []).first { $0.contains(scenario.package.path) }, "\(report)")
+        let command = try #require(note.components(separatedBy: ": rm -rf ").last)
+        #expect(try Support.run("/bin/sh", ["-c", "rm -rf " + command]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: scenario.package.path))
         #expect(try scenario.mysql.tables().filter { $0.hasSuffix("_backup") }.isEmpty)
         // Still upgraded, as verify sees it; DB_PASS now has to be given (its work folder is gone).

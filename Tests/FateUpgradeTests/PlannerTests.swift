@@ -204,26 +204,43 @@ import Testing
     }
 
     @Test func cleanupKeepsWhatAnUnverifiedRunNeedsAndRemovesWhatAVerifiedOneLeft() {
-        let unverified = Self.journal(tables: ["t_job_backup"], snapshot: "\(Self.state)/snapshots/20261203101500-all.sql.gz")
-        let found = [Self.found("\(Self.root)/\(Self.backup)"), Self.found("t_job_backup", .table), Self.found("/home/app/upgrade_package"),
-                     Self.found("/home/app/upgrade_package_new.tar.gz", .file), Self.found("\(Self.state)/snapshots/20261203101500-all.sql.gz", .file),
-                     Self.found("t_queue_backup_20261101", .table)]
+        // The journal records neither the table nor the backup the run made (it lost the database
+        // after the SQL, and was killed before it wrote `after`): the naming scheme protects them.
+        var unverified = Self.journal(made: [], tables: [], snapshot: "\(Self.state)/snapshots/20261203101500-all.sql.gz")
+        unverified.before = .init(pythonBackups: ["python_20261101090000"], fateFlowBackups: [], backupTables: ["t_queue_backup"])
+        let found = [Self.found("\(Self.root)/\(Self.backup)"), Self.found("\(Self.root)/python_20261101090000"),
+                     Self.found("\(Self.root)/python/fate_flow_20261203101500"), Self.found("t_job_backup", .table), Self.found("t_queue_backup", .table),
+                     Self.found("\(Self.state)/snapshots/20261203101500-all.sql.gz", .file), Self.found("t_queue_backup_20261101", .table)]
         let kept = CleanupPlanner(fateRoot: Self.root, fateFlowRoot: "\(Self.root)/python/fate_flow", journals: [unverified], found: found,
                                   siteData: [:], force: false).plan
-        #expect(kept.remove.map(\.name) == ["t_queue_backup_20261101"])
-        #expect(kept.keep.count == 5 && kept.keep.allSatisfy { $0.why.contains("is not verified: rollback needs it") })
-        #expect(kept.steps == [.dropTables(database: "fate_flow", statement: "DROP TABLE `t_queue_backup_20261101`;", ["t_queue_backup_20261101"])])
+        // What was there before the run began is not its own: it may go.
+        #expect(kept.remove.map(\.name) == ["\(Self.root)/python_20261101090000", "t_queue_backup", "t_queue_backup_20261101"])
+        #expect(kept.keep.map(\.name) == ["\(Self.root)/\(Self.backup)", "\(Self.root)/python/fate_flow_20261203101500", "t_job_backup",
+                                          "\(Self.state)/snapshots/20261203101500-all.sql.gz"])
+        #expect(kept.keep.allSatisfy { $0.why.contains("is not verified: rollback needs it") })
+        #expect(kept.steps.first == .dropTables(database: "fate_flow", statement: "DROP TABLE `t_queue_backup`, `t_queue_backup_20261101`;",
+                                                ["t_queue_backup", "t_queue_backup_20261101"]))
+
+        // Protected by name, however the journal was edited: paths in it are not looked at.
+        var edited = unverified
+        edited.snapshot?.file = "/etc/shadow"
+        edited.workFolder = "/etc"
+        edited.parameters["FATE_FLOW_ROOT"] = "/elsewhere/fate_flow"
+        let same = CleanupPlanner(fateRoot: Self.root, fateFlowRoot: "\(Self.root)/python/fate_flow", journals: [edited], found: found,
+                                  siteData: [:], force: false).plan
+        #expect(same.keep.map(\.name) == kept.keep.map(\.name))
 
         var verified = unverified
         verified.verifiedAt = "2026-12-03T10:30:00Z"
         let removed = CleanupPlanner(fateRoot: Self.root, fateFlowRoot: "\(Self.root)/python/fate_flow", journals: [verified], found: found,
                                      siteData: [:], force: false).plan
-        #expect(removed.keep.isEmpty && removed.remove.count == 6)
+        #expect(removed.keep.isEmpty && removed.remove.count == found.count)
         // The tables in one DROP TABLE first, then each path.
-        #expect(removed.steps.first == .dropTables(database: "fate_flow", statement: "DROP TABLE `t_job_backup`, `t_queue_backup_20261101`;",
-                                                   ["t_job_backup", "t_queue_backup_20261101"]))
-        #expect(removed.steps.dropFirst().map(\.description) == ["rm -rf \(Self.root)/\(Self.backup)", "rm -rf /home/app/upgrade_package",
-                                                                 "rm /home/app/upgrade_package_new.tar.gz", "rm \(Self.state)/snapshots/20261203101500-all.sql.gz"])
+        #expect(removed.steps.first == .dropTables(database: "fate_flow", statement: "DROP TABLE `t_job_backup`, `t_queue_backup`, `t_queue_backup_20261101`;",
+                                                   ["t_job_backup", "t_queue_backup", "t_queue_backup_20261101"]))
+        #expect(removed.steps.dropFirst().map(\.description) == ["rm -rf \(Self.root)/\(Self.backup)", "rm -rf \(Self.root)/python_20261101090000",
+                                                                 "rm -rf \(Self.root)/python/fate_flow_20261203101500",
+                                                                 "rm \(Self.state)/snapshots/20261203101500-all.sql.gz"])
     }
 
     @Test func cleanupNeverRemovesATreeHoldingTheSiteAndKeepsBackupTablesOfAFailedRunEvenWithForce() {
