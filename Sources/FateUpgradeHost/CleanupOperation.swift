@@ -14,7 +14,7 @@ public struct CleanupOperation {
     public typealias Item = CleanupPlan.Item
     public typealias Step = CleanupPlan.Step
 
-    public struct Report: Encodable, Sendable {
+    public struct Report: Codable, Sendable {
         public var outcome: RunOutcome
         public var changed: Bool
         public var remove: [Item]
