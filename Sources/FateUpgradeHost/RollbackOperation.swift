@@ -135,7 +135,10 @@ public struct RollbackOperation {
                 .init(item: $0.item, from: $0.from, to: $0.to, fromExists: FileSystem.exists($0.from), toExists: FileSystem.exists($0.to))
             }
         }
-        let plan = planner.plan(siteData: siteData)
+        var plan = planner.plan(siteData: siteData)
+        if let owner {
+            plan.notes.insert("running as root on FATE_ROOT owned by \(owner): --allow-root given, so fate_flow is started as \(owner.userName); the journal and snapshot \(owner.userName) can write are checked, not trusted (see the guide, 6.1)", at: 0)
+        }
         if let long = plan.tooLongNames.first {
             throw HostError("internal: the table name \(long) is longer than MySQL's 64 characters; nothing was changed")
         }

@@ -288,4 +288,59 @@ import Testing
         chmod(folder.path, 0o700)
         #expect(try status().status == 0)
     }
+
+    /// Root restoring the snapshot of a tree another user owns: refused without --allow-root; with it,
+    /// a snapshot that user edited (hash rewritten) to run a command, grant, drop another database or
+    /// read a file is refused at its line before anything changes; the untouched one is restored,
+    /// saying so, and fate_flow runs as the owner.
+    @Test func rootRestoresAnotherUsersSnapshotOnlyWhenToldAndOnlyWhatADumpHolds() throws {
+        let uid = try Self.fateUser()
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        #expect(try scenario.apply(["--component", "all"]).status == 0)
+        _ = try scenario.mysql.sql("CREATE DATABASE victim_db; CREATE TABLE victim_db.t (a int); INSERT INTO victim_db.t VALUES (1);")
+        try Self.handOver(scenario)
+        let journal = try #require(try scenario.journals().last)
+        let snapshotFile = try #require((journal["snapshot"] as? [String: Any])?["file"] as? String)
+        let journalFile = scenario.root + "/.fate-upgrade/journal/\(try #require(journal["id"] as? String)).json"
+        let saved = try [snapshotFile, journalFile].map { ($0, try Data(contentsOf: URL(fileURLWithPath: $0))) }
+        func putBack() throws {
+            for (path, bytes) in saved {
+                try bytes.write(to: URL(fileURLWithPath: path))
+                chown(path, uid, uid_t(0))
+                chmod(path, 0o600)
+            }
+        }
+        let marker = "/tmp/fate-upgrade-owned-\(UUID().uuidString)"
+        let accounts = { try scenario.mysql.sql("SELECT user, host FROM mysql.user ORDER BY 1, 2; SHOW DATABASES; SELECT * FROM victim_db.t;") }
+        let (accountsBefore, tablesBefore, treeBefore) = (try accounts(), try scenario.tables(), try scenario.sandbox.treeSnapshot("python"))
+
+        for evil in ["\\! touch \(marker)", "system touch \(marker)", "GRANT ALL ON *.* TO 'evil'@'%' IDENTIFIED BY 'x';",
+                     "DROP DATABASE victim_db;", "source /etc/passwd", "INSERT INTO victim_db.t VALUES (2);"] {
+            try putBack()
+            try DumpGuardTests.tamperSnapshot(scenario, insert: evil)
+            let refused = try scenario.rollback(["--from-snapshot", "--allow-root"])
+            #expect(refused.status == 1, "\(evil): \(refused.output)")
+            #expect(refused.stderr.contains("line ") && refused.stderr.contains("nothing was changed"), "\(evil): \(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: marker), "\(evil)")
+            #expect(try accounts() == accountsBefore, "\(evil)")
+            #expect(try scenario.tables() == tablesBefore, "\(evil)")
+            #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore, "\(evil)")
+            #expect(scenario.sandbox.isFateFlowRunning(), "\(evil)")
+        }
+        try putBack()
+
+        let unasked = try scenario.rollback(["--from-snapshot"])
+        #expect(unasked.status == 1)
+        #expect(unasked.stderr.contains("belongs to \(Self.user) (uid \(uid)), and this is root") && unasked.stderr.contains("can write"), "\(unasked.stderr)")
+        #expect(try scenario.tables() == tablesBefore)
+
+        let restored = try scenario.rollback(["--from-snapshot", "--allow-root"])
+        #expect(restored.status == 0, "\(restored.output)")
+        #expect(restored.stdout.contains("running as root on FATE_ROOT owned by \(Self.user)"), "\(restored.stdout)")
+        #expect(try accounts() == accountsBefore)
+        let server = try #require(scenario.sandbox.runningPids().first)
+        let status = try String(contentsOfFile: "/proc/\(server)/status", encoding: .utf8)
+        #expect(status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().first == Substring("\(uid)"))
+    }
 }

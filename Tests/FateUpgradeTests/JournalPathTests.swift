@@ -498,6 +498,32 @@ extension UnfinishedRollbackTests {
 /// A snapshot is input from a folder the FATE user owns: only what a dump of the fate_flow tables
 /// holds may reach the mysql client (issue 22).
 @Suite(.serialized) struct DumpGuardTests {
+    /// What the FATE user can do: put `insert` after the first `UNLOCK TABLES;` of the last run's
+    /// snapshot and rewrite the recorded size and SHA-256 to match (owner and mode kept).
+    static func tamperSnapshot(_ scenario: ApplyRollbackTests.Scenario, insert: String) throws {
+        let journalFolder = scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade/journal")
+        let journalFile = journalFolder.appendingPathComponent(try #require(try Support.files(in: journalFolder).last))
+        var journal = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: journalFile)) as? [String: Any])
+        var snapshot = try #require(journal["snapshot"] as? [String: Any])
+        let file = try #require(snapshot["file"] as? String)
+        let dump = try Support.run("gzip", ["-dc", file]).stdout
+        let tampered = dump.replacingOccurrences(of: "UNLOCK TABLES;", with: "UNLOCK TABLES;\n" + insert, options: [], range: dump.range(of: "UNLOCK TABLES;"))
+        let owners = [file, journalFile.path].map { FileOwner.of($0) }
+        try Data(tampered.utf8).write(to: URL(fileURLWithPath: file + ".plain"))
+        #expect(try Support.run("sh", ["-c", "gzip -c \"$1.plain\" > \"$1\" && rm \"$1.plain\"", "x", file]).status == 0)
+        let digest = try Support.run("sha256sum", [file]).stdout.prefix(64)
+        var info = stat()
+        stat(file, &info)
+        snapshot["sha256"] = String(digest)
+        snapshot["bytes"] = Int(info.st_size)
+        journal["snapshot"] = snapshot
+        try JSONSerialization.data(withJSONObject: journal).write(to: journalFile)
+        for (path, owner) in zip([file, journalFile.path], owners) {
+            if let owner { chown(path, owner.uid, owner.gid) }
+            chmod(path, 0o600)
+        }
+    }
+
     @Test func aRealDumpPassesAndEveryTamperingIsRefusedWithItsLine() throws {
         let scenario = try ApplyRollbackTests.Scenario(.allinone)
         defer { scenario.remove() }
@@ -539,23 +565,8 @@ extension UnfinishedRollbackTests {
         defer { scenario.remove() }
         let applied = try scenario.apply(["--component", "mysql"])
         #expect(applied.status == 0, "\(applied.output)")
-        let journalFolder = scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade/journal")
-        let journalFile = journalFolder.appendingPathComponent(try #require(try Support.files(in: journalFolder).last))
-        var journal = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: journalFile)) as? [String: Any])
-        var snapshot = try #require(journal["snapshot"] as? [String: Any])
-        let file = try #require(snapshot["file"] as? String)
         let marker = "/tmp/fate-upgrade-owned-\(UUID().uuidString)"
-        let dump = try Support.run("gzip", ["-dc", file]).stdout
-        let tampered = dump.replacingOccurrences(of: "UNLOCK TABLES;", with: "UNLOCK TABLES;\n\\! touch \(marker)", options: [], range: dump.range(of: "UNLOCK TABLES;"))
-        try Data(tampered.utf8).write(to: URL(fileURLWithPath: file + ".plain"))
-        #expect(try Support.run("sh", ["-c", "gzip -c \"$1.plain\" > \"$1\" && rm \"$1.plain\"", "x", file]).status == 0)
-        let digest = try Support.run("sha256sum", [file]).stdout.prefix(64)
-        var info = stat()
-        stat(file, &info)
-        snapshot["sha256"] = String(digest)
-        snapshot["bytes"] = Int(info.st_size)
-        journal["snapshot"] = snapshot
-        try JSONSerialization.data(withJSONObject: journal).write(to: journalFile)
+        try Self.tamperSnapshot(scenario, insert: "\\! touch \(marker)")
         let tablesBefore = try scenario.tables()
         let treeBefore = try scenario.sandbox.treeSnapshot("python")
 
