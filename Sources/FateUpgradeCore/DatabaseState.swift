@@ -192,6 +192,20 @@ public enum SchemaState: String, Sendable, Codable, Hashable {
         return hasFrequency ? .v141 : .v140
     }
 
+    public init?(code: String) {
+        guard let state = [SchemaState.v140, .v141, .v144, .partial, .missing].first(where: { $0.code == code }) else { return nil }
+        self = state
+    }
+
+    /// One word for reports: `1.4.0`, `1.4.1`, `1.4.4`, `partial`, `missing`.
+    public var code: String {
+        switch self {
+        case .partial: "partial"
+        case .missing: "missing"
+        default: rawValue
+        }
+    }
+
     public var description: String {
         switch self {
         case .v144: "1.4.4 (the 1.4.2–1.4.4 schema)"

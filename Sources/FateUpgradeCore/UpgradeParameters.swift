@@ -26,6 +26,19 @@ public enum ParameterKind: Hashable, Sendable {
     }
 
     public var isSecret: Bool { self == .secret }
+
+    /// The kind as one word, for reports: `path`, `text`, `secret`, `choice`.
+    public var name: String {
+        switch self {
+        case .path: "path"
+        case .text: "text"
+        case .secret: "secret"
+        case .choice: "choice"
+        }
+    }
+
+    /// The words a choice allows; nil for the other kinds.
+    public var choices: [String]? { if case .choice(let words) = self { words } else { nil } }
 }
 
 /// One value the user asked for, and where it came from (for messages).

@@ -9,7 +9,8 @@ import Glibc
 
 
 /// What `apply` did or would do, for --json and for Ansible: no secrets.
-public struct ApplyReport: Encodable, Sendable {
+public struct ApplyReport: Codable, Sendable {
+    public var schemaVersion = ReportSchema.version
     public var outcome: RunOutcome
     public var changed: Bool
     public var component: String

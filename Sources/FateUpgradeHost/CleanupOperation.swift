@@ -15,6 +15,7 @@ public struct CleanupOperation {
     public typealias Step = CleanupPlan.Step
 
     public struct Report: Codable, Sendable {
+        public var schemaVersion = ReportSchema.version
         public var outcome: RunOutcome
         public var changed: Bool
         public var remove: [Item]

@@ -35,13 +35,13 @@ public struct ConfmigrateOperation {
         }
     }
 
-    public struct Report: Encodable, Sendable {
-        public struct Setting: Encodable, Sendable {
+    public struct Report: Codable, Sendable {
+        public struct Setting: Codable, Sendable {
             public var key: String
             public var value: String
             public var reason: String
         }
-        public struct FileOutcome: Encodable, Sendable {
+        public struct FileOutcome: Codable, Sendable {
             public var file: String
             public var path: String
             /// written, unchanged, keptAsEdited (differs from both the release and the merge), absent
@@ -49,6 +49,9 @@ public struct ConfmigrateOperation {
             public var releaseCopy: String?
             public var diff: String
         }
+        public var schemaVersion = ReportSchema.version
+        /// planned (--plan), unchanged, succeeded; refused when choices are needed.
+        public var outcome: RunOutcome = .planned
         public var backup: String?
         public var backupsFound: [String]
         public var ignored: [String]
@@ -71,7 +74,7 @@ public struct ConfmigrateOperation {
         public var summary: [String] = []
 
         enum CodingKeys: String, CodingKey {
-            case backup, backupsFound, ignored, baseline, layout, baseConf, changed, dryRun, previousKeptAs, settings, changes,
+            case schemaVersion, outcome, backup, backupsFound, ignored, baseline, layout, baseConf, changed, dryRun, previousKeptAs, settings, changes,
                  decisions, files, data, diff, notes
         }
     }
@@ -279,6 +282,7 @@ public struct ConfmigrateOperation {
             }
         }
         planned.report.changed = changed
+        planned.report.outcome = changed ? .succeeded : .unchanged
         var lines = planned.report.summary
         lines.removeAll { $0.hasPrefix("dry run") }
         for write in planned.writes { lines.append("wrote \(write.target); the new release's file is kept as \(Self.releaseCopy(of: write.given))") }
@@ -491,7 +495,10 @@ enum SiteWrites {
 /// The merge needs the operator's choices: nothing was changed.
 public struct SiteDecisionsNeeded: OperatorError, ReportingError {
     public var confmigrateReport: ConfmigrateOperation.Report
-    public init(report: ConfmigrateOperation.Report) { confmigrateReport = report }
+    public init(report: ConfmigrateOperation.Report) {
+        confmigrateReport = report
+        confmigrateReport.outcome = .refused
+    }
     public var lines: [String] {
         var lines = confmigrateReport.summary
         let count = confmigrateReport.decisions.count + confmigrateReport.data.filter { $0.action == .collision }.count

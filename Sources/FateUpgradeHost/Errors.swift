@@ -13,14 +13,18 @@ public protocol OperatorError: Error {
     var lines: [String] { get }
     /// The exit status it ends the run with.
     var exitStatus: Int32 { get }
+    /// What kind of failure, as `--json` names it (docs/json.md): one word in snake_case.
+    var reportCode: String { get }
 }
 
 extension OperatorError {
     public var exitStatus: Int32 { 1 }
+    public var reportCode: String { "failed" }
 }
 
 /// Why something on the host could not be done; one line naming what.
 public struct HostError: OperatorError, CustomStringConvertible {
+    public var reportCode: String { "host" }
     public var description: String
     public init(_ description: String) { self.description = description }
     public var lines: [String] { [description] }
@@ -36,6 +40,7 @@ public struct Interrupted: OperatorError {
     }
     public var lines: [String] { ["stopped by \(Signals.name(signal)): \(detail)"] }
     public var exitStatus: Int32 { 128 + signal }
+    public var reportCode: String { "interrupted" }
 }
 
 /// Every preflight failure, one line each.
@@ -51,12 +56,25 @@ public struct PreflightFailure: OperatorError, CustomStringConvertible {
     }
     public var lines: [String] { problems.map { "preflight: \($0)" } }
     public var description: String { lines.joined(separator: "\n") }
+    public var reportCode: String { "refused" }
 }
 
-extension PackageError: OperatorError { public var lines: [String] { [description] } }
-extension PackageRefusal: OperatorError { public var lines: [String] { problems } }
-extension InputError: OperatorError { public var lines: [String] { [description] } }
-extension ParameterProblems: OperatorError { public var lines: [String] { problems.map(\.description) } }
+extension PackageError: OperatorError {
+    public var lines: [String] { [description] }
+    public var reportCode: String { "bad_package" }
+}
+extension PackageRefusal: OperatorError {
+    public var lines: [String] { problems }
+    public var reportCode: String { "refused" }
+}
+extension InputError: OperatorError {
+    public var lines: [String] { [description] }
+    public var reportCode: String { "bad_input" }
+}
+extension ParameterProblems: OperatorError {
+    public var lines: [String] { problems.map(\.description) }
+    public var reportCode: String { "bad_parameter" }
+}
 
 /// errno as text.
 public enum Errno {

@@ -12,6 +12,7 @@ public struct WriteError: OperatorError {
     public var code: Int32
     public var reason: String { Errno.text(code) }
     public var lines: [String] { ["\(path): cannot write: \(reason)"] }
+    public var reportCode: String { "write_failed" }
 }
 
 extension Error {
@@ -297,6 +298,7 @@ public struct PackageWriteError: OperatorError, CustomStringConvertible {
     }
     public var description: String { "\(path): cannot write: \(reason)" }
     public var lines: [String] { [description] }
+    public var reportCode: String { "write_failed" }
 }
 
 /// The host's name, for the journal.

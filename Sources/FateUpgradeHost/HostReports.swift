@@ -69,8 +69,8 @@ extension HostSurvey {
 }
 
 /// `status`: where this host stands.
-public struct HostStatus: Encodable, Sendable {
-    public struct Run: Encodable, Sendable {
+public struct HostStatus: Codable, Sendable {
+    public struct Run: Codable, Sendable {
         public var id: String
         public var startedAt: String
         public var finishedAt: String?
@@ -83,17 +83,17 @@ public struct HostStatus: Encodable, Sendable {
         /// Where a rollback of it that did not finish stopped.
         public var rollbackStopped: String?
     }
-    public struct Tree: Encodable, Sendable {
+    public struct Tree: Codable, Sendable {
         public var path: String
         public var layout: String
         /// The release its settings files come from ("1.4.2/1.4.3" where they cannot be told apart).
         public var release: String?
     }
-    public struct Item: Encodable, Sendable {
+    public struct Item: Codable, Sendable {
         public var name: String
         public var bytes: Int64
     }
-    public struct Service: Encodable, Sendable {
+    public struct Service: Codable, Sendable {
         public var running: Bool
         public var pids: [Int32]
         /// Whether it should run here: true on the fateflow machine, false on a nodemanager; nil
@@ -103,14 +103,25 @@ public struct HostStatus: Encodable, Sendable {
         public var httpAnswers: Bool?
     }
 
+    /// base_conf.yaml's registry settings as FATE reads them; the ZooKeeper password only said to be set.
+    public struct Registry: Codable, Sendable, Equatable {
+        public var useRegistry: Bool?
+        public var hosts: [String]?
+        public var useACL: Bool?
+        public var user: String?
+        public var passwordSet: Bool?
+        public var isEmpty: Bool { self == Registry() }
+    }
+
+    public var schemaVersion = ReportSchema.version
     public var host: String
     public var fateRoot: String
     public var role: String
     public var runs: [Run]
     public var trees: [Tree]
-    /// base_conf.yaml's registry settings, the ZooKeeper password masked.
-    public var registry: [String: String]
+    public var registry: Registry
     public var service: Service
+    /// The fate_flow schema as one word: `1.4.0`, `1.4.1`, `1.4.4`, `partial`, `missing`.
     public var schema: String?
     public var backupFolders: [Item]
     public var backupTables: [Item]
@@ -145,15 +156,12 @@ public struct HostStatus: Encodable, Sendable {
                 notes.append("\(path) holds FATE \(FateRelease.target.rawValue)'s files, not a release from before (the upgrade script run again by hand?): rollback does not restore it")
             }
         }
-        var registry: [String: String] = [:]
+        var registry = Registry()
         var http: (host: String, port: Int)? = nil
         if let conf = view.baseConf {
             if let current = try? conf.current() {
-                registry["use_registry"] = current.useRegistry.map { "\($0.value)" }
-                registry["zookeeper.hosts"] = current.hosts.map { $0.value.joined(separator: ",") }
-                registry["zookeeper.use_acl"] = current.useACL.map { "\($0.value)" }
-                registry["zookeeper.user"] = current.user?.value
-                registry["zookeeper.password"] = current.password.map { $0.value.isEmpty ? "" : ShellParameterBlock.mask }
+                registry = Registry(useRegistry: current.useRegistry?.value, hosts: current.hosts?.value, useACL: current.useACL?.value,
+                                    user: current.user?.value, passwordSet: current.password.map { !$0.value.isEmpty })
             }
             http = conf.fateFlowHTTP()
         } else {
@@ -167,7 +175,7 @@ public struct HostStatus: Encodable, Sendable {
         var schema: String? = nil
         var tables: [Item] = []
         if case .read(_, let sizes) = view.database {
-            schema = view.database.schema?.description
+            schema = view.database.schema?.code
             tables = sizes.keys.filter(HostSurvey.isLeftoverTable).sorted().map { Item(name: $0, bytes: sizes[$0]!) }
         } else if let note = view.databaseNote {
             notes.append(note)
@@ -202,7 +210,10 @@ public struct HostStatus: Encodable, Sendable {
         lines.append("python trees:")
         for tree in trees { lines.append("  \(tree.path): \(tree.release.map { "FATE \($0)" } ?? tree.layout)") }
         if !registry.isEmpty {
-            lines.append("base_conf.yaml registry: " + registry.keys.sorted().map { "\($0)=\(registry[$0]!)" }.joined(separator: " "))
+            let shown: [(String, String?)] = [("use_registry", registry.useRegistry.map { "\($0)" }), ("zookeeper.hosts", registry.hosts?.joined(separator: ",")),
+                                              ("zookeeper.password", registry.passwordSet.map { $0 ? ShellParameterBlock.mask : "" }),
+                                              ("zookeeper.use_acl", registry.useACL.map { "\($0)" }), ("zookeeper.user", registry.user)]
+            lines.append("base_conf.yaml registry: " + shown.compactMap { name, value in value.map { "\(name)=\($0)" } }.joined(separator: " "))
         }
         var serviceLine = "fate_flow: " + (service.running ? "running (pid \(service.pids.map(String.init).joined(separator: ", ")))" : "not running")
         switch service.expected {
@@ -212,7 +223,7 @@ public struct HostStatus: Encodable, Sendable {
         }
         if let http = service.http, let answers = service.httpAnswers { serviceLine += "; HTTP \(http) \(answers ? "answers" : "does not answer")" }
         lines.append(serviceLine)
-        if let schema { lines.append("fate_flow schema: \(schema)") }
+        if let schema { lines.append("fate_flow schema: \(SchemaState(code: schema)?.description ?? schema)") }
         for (title, items) in [("backup folders", backupFolders), ("backup tables", backupTables), ("snapshots", snapshots)] {
             lines.append(items.isEmpty ? "\(title): none" : "\(title):")
             let width = items.map(\.name.count).max() ?? 0

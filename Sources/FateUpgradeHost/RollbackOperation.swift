@@ -30,7 +30,8 @@ public struct RollbackOperation {
         }
     }
 
-    public struct Report: Encodable, Sendable {
+    public struct Report: Codable, Sendable {
+        public var schemaVersion = ReportSchema.version
         public var outcome: RunOutcome
         public var changed: Bool
         public var component: String

@@ -13,7 +13,8 @@ import Glibc
 public struct VerifyOperation {
     public typealias Check = VerifyJudge.Check
 
-    public struct Report: Encodable, Sendable {
+    public struct Report: Codable, Sendable {
+        public var schemaVersion = ReportSchema.version
         public var ok: Bool
         public var host: String
         public var role: String
@@ -54,7 +55,7 @@ public struct VerifyOperation {
             }
         }
         let checks = judge.judge(answers)
-        return Report(ok: checks.allSatisfy(\.ok), host: hostName(), role: view.role.rawValue, mode: rolledBack ? "rolled back" : "upgraded", checks: checks, recorded: [])
+        return Report(ok: checks.allSatisfy(\.ok), host: hostName(), role: view.role.rawValue, mode: rolledBack ? "rolled_back" : "upgraded", checks: checks, recorded: [])
     }
 
     static func site(fateRoot: String, backup: String, workFolder: String) -> VerifyJudge.SiteAnswer {

@@ -47,6 +47,7 @@ public struct ZooKeeperError: OperatorError, CustomStringConvertible, Hashable, 
     /// nil when ZooKeeper gave no code: our own time limit ran out, or the host list was refused.
     public var code: Code?
     public var detail: String
+    public var reportCode: String { "registry" }
 
     public init(operation: Operation, path: String?, hosts: String, code: Code?, detail: String) {
         self.operation = operation

@@ -9,7 +9,7 @@ import Foundation
 import Glibc
 
 extension FateUpgrade {
-    struct Confmigrate: ParsableCommand {
+    struct Confmigrate: ParsableCommand, JSONReporting {
         static let configuration = CommandConfiguration(
             abstract: "Carry the site's settings and data from the python backup into the new tree.",
             discussion: """
@@ -66,6 +66,7 @@ extension FateUpgrade {
         @OptionGroup var siteOptions: SiteChoiceOptions
 
         @OptionGroup var outputOptions: OutputOptions
+        var json: Bool { outputOptions.json }
 
         func validate() throws {
             if let zkHosts, let problem = RegistrySettings.validHosts(RegistrySettings.splitHosts(zkHosts)) {
@@ -86,15 +87,17 @@ extension FateUpgrade {
             // Not while an apply or rollback works on the same FATE_ROOT.
             let lock = dryRun || !FileSystem.isDirectory(fateRoot) ? nil : try StateLock(fateRoot: fateRoot, for: "confmigrate")
             defer { withExtendedLifetime(lock) {} }
-            let report = try ConfmigrateOperation(.init(fateRoot: fateRoot, backup: backup, upgradePackage: upgradePackage,
+            var report = try ConfmigrateOperation(.init(fateRoot: fateRoot, backup: backup, upgradePackage: upgradePackage,
                                                         baseConf: baseConf, overrides: overrides, choices: try siteOptions.choices(),
                                                         dryRun: dryRun)).run()
+            let blocked = !report.decisions.isEmpty || report.data.contains(where: { $0.action == .collision })
+            if blocked { report.outcome = .refused }
             if outputOptions.json {
                 try FateUpgrade.printJSON(report)
             } else {
                 for line in report.summary { Console.shared.say(line.hasSuffix("\n") ? String(line.dropLast()) : line) }
             }
-            if !report.decisions.isEmpty || report.data.contains(where: { $0.action == .collision }) { throw ExitCode(1) }
+            if blocked { throw ExitCode(1) }
         }
     }
 }

@@ -42,18 +42,22 @@ struct FateUpgrade: ParsableCommand {
             let names = configuration.subcommands.filter { $0.configuration.shouldDisplay }.map { $0._commandName }
             if let word = CommandLine.arguments.dropFirst().first, !word.hasPrefix("-"), !names.contains(word),
                let meant = Suggestion.closest(to: word, among: names) {
-                console.error("unknown command '\(word)' (did you mean \(meant)?); see fate-upgrade --help")
+                let line = "unknown command '\(word)' (did you mean \(meant)?); see fate-upgrade --help"
+                usageReport(line, status: ExitCode.validationFailure.rawValue)
+                console.error(line)
                 Glibc.exit(ExitCode.validationFailure.rawValue)
             }
+            usageReport(message(for: error), status: exitCode(for: error).rawValue)
             exit(withError: error)
         }
         do {
-            if let reporting = command as? JSONReporting, reporting.json { console.useJSON(true) }
+            if wantsJSON(command) { console.useJSON(true) }
             try command.run()
         } catch let error as OperatorError {
             // With --json there is always an object on stdout: the command's own report, or the error's.
-            if console.isJSON {
-                let report: any Encodable & Sendable = (error as? ReportingError)?.report ?? FailureReport(lines: error.lines, exitStatus: error.exitStatus)
+            // (Not for `pack -o -`, whose stdout is the package: it only routes our lines to stderr.)
+            if wantsJSON(command) {
+                let report: any Encodable & Sendable = (error as? ReportingError)?.report ?? FailureReport(code: error.reportCode, lines: error.lines, exitStatus: error.exitStatus)
                 if let data = try? encoder.encode(AnyEncodable(report)) { console.json(data) }
             }
             error.lines.forEach(console.error)
@@ -61,12 +65,25 @@ struct FateUpgrade: ParsableCommand {
         } catch let error where error is CleanExit || error is ExitCode || error is ValidationError
                     || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
             // Help and usage: `--help` comes back as argument-parser's own (internal) error type.
+            // An ExitCode was thrown after the command printed its own report.
+            if !(error is ExitCode) { usageReport(message(for: error), status: exitCode(for: error).rawValue) }
             exit(withError: error)
         } catch {
-            if console.isJSON, let data = try? encoder.encode(FailureReport(lines: error.operatorLines, exitStatus: 1)) { console.json(data) }
+            if wantsJSON(command), let data = try? encoder.encode(FailureReport(code: "failed", lines: error.operatorLines, exitStatus: 1)) { console.json(data) }
             error.operatorLines.forEach(console.error)
             Glibc.exit(1)
         }
+    }
+
+    static func wantsJSON(_ command: ParsableCommand) -> Bool { (command as? JSONReporting)?.json == true }
+
+    /// With --json anywhere on the command line, a usage mistake gets its object on stdout too
+    /// (help and --version, which succeed, do not).
+    static func usageReport(_ message: String, status: Int32) {
+        guard status != 0, CommandLine.arguments.dropFirst().contains("--json"),
+              let data = try? encoder.encode(FailureReport(code: "usage", lines: [message], exitStatus: status)) else { return }
+        Console.shared.useJSON(true)
+        Console.shared.json(data)
     }
 
     static let encoder: JSONEncoder = {
@@ -141,20 +158,6 @@ extension MachineRole: ExpressibleByArgument {}
 extension CaseIterable where Self: RawRepresentable, RawValue == String {
     /// Every value, for help and man pages: `all|mysql|fatepython|fateflow`.
     static var valueNames: String { allCases.map(\.rawValue).joined(separator: "|") }
-}
-
-/// What --json prints for a run that failed without a report of its own. Whether it changed
-/// something is not known here, so it is not said: the errors say what was done.
-struct FailureReport: Encodable, Sendable {
-    var outcome = RunOutcome.failed
-    var errors: [String]
-    var exitStatus: Int32
-
-    init(lines: [String], exitStatus: Int32) {
-        outcome = exitStatus > 128 ? .interrupted : .failed
-        errors = lines
-        self.exitStatus = exitStatus
-    }
 }
 
 /// The exit statuses, as the manual pages and --help state them.

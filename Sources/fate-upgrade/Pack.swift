@@ -10,7 +10,7 @@ import Foundation
 import Glibc
 
 extension FateUpgrade {
-    struct Pack: ParsableCommand {
+    struct Pack: ParsableCommand, JSONReporting {
         static let configuration = CommandConfiguration(
             abstract: "Write upgrade_package_new.tar.gz with the script's parameters set.",
             discussion: """
@@ -65,6 +65,7 @@ extension FateUpgrade {
         var compressionLevel = 6
 
         @OptionGroup var outputOptions: OutputOptions
+        var json: Bool { outputOptions.json }
 
         func validate() throws {
             guard (1...9).contains(compressionLevel) else {
@@ -223,71 +224,8 @@ extension FateUpgrade {
     }
 }
 
-/// The --json summary: what was done, without secret values.
-struct PackReport: Encodable {
-    struct Change: Encodable {
-        var name: String
-        var line: Int
-        var secret: Bool
-        var from: String?
-        var to: String?
-    }
-
-    var outcome: RunOutcome
-    /// Whether a package was written.
-    var changed: Bool
-    var input: String
-    var output: String?
-    var script: String
-    var dryRun: Bool
-    var entries: Int?
-    var bytesIn: Int64?
-    var bytesOut: Int64?
-    var lineEndingsConverted: Bool
-    /// The parameters the new script sets differently.
-    var changes: [Change]
-    var diff: String?
-    /// How the output was written and what was checked of it (nil for --dry-run).
-    var written: Written?
-
-    struct Written: Encodable {
-        /// splice, rewrite or archive (docs/pack.md).
-        var method: UpgradePackage.WriteMethod
-        /// Why the input's compressed stream was not spliced, when it was not.
-        var notSpliced: String?
-        /// The splice was tried and failed its own check: a fault to report; the output was rewritten instead.
-        var spliceCheckFailed: Bool
-        var recompressedBytes: UInt64
-        var copiedBytes: Int64
-        var check: String
-        var sha256: String?
-    }
-
-    init(plan: ParameterPlan, script: String, input: String, output: String?, summary: UpgradePackage.Summary?, diff: String?) {
-        self.input = input
-        self.output = output
-        self.script = script
-        dryRun = summary == nil
-        outcome = summary == nil ? .planned : .succeeded
-        changed = summary != nil
-        entries = summary?.entries
-        bytesIn = summary.map { $0.bytesIn }
-        bytesOut = summary?.bytesOut
-        lineEndingsConverted = plan.block.hasCRLF
-        changes = plan.changes.map {
-            Change(name: $0.name, line: $0.line, secret: $0.kind.isSecret,
-                   from: $0.kind.isSecret ? nil : $0.oldValue, to: $0.kind.isSecret ? nil : $0.newValue)
-        }
-        self.diff = diff
-        written = summary.map {
-            Written(method: $0.method, notSpliced: $0.notSpliced, spliceCheckFailed: $0.spliceCheckFailed,
-                    recompressedBytes: $0.recompressed, copiedBytes: $0.copied, check: $0.check, sha256: $0.sha256)
-        }
-    }
-}
-
 extension FateUpgrade {
-    struct Inspect: ParsableCommand {
+    struct Inspect: ParsableCommand, JSONReporting {
         static let configuration = CommandConfiguration(
             abstract: "Show the parameters an upgrade package's script sets (DB_PASS masked), changing nothing."
         )
@@ -297,57 +235,15 @@ extension FateUpgrade {
         var input: String
 
         @OptionGroup var outputOptions: OutputOptions
-
-        struct Report: Encodable {
-            struct Parameter: Encodable {
-                var name: String
-                var line: Int
-                var kind: String
-                var value: String
-                /// For secrets: whether it is still the package's default (FATE's fate_dev).
-                var packageDefault: Bool?
-            }
-            var input: String
-            var script: String
-            var firstLine: Int
-            var lastLine: Int
-            var framing: String
-            var lineEndings: String
-            var parameters: [Parameter]
-        }
+        var json: Bool { outputOptions.json }
 
         func run() throws {
             let spooled = try input == "-" ? StandardInputSpool() : nil
             let package = try UpgradePackage(path: spooled?.path ?? input)
             let script = try package.readScript()
             let block = try ShellParameterBlock(parsing: script.bytes, file: "\(input):\(script.path)")
-            // FATE's scripts ship DB_PASS=fate_dev: shown as such (it is public), so that a package
-            // nobody set the password in is recognised; any other secret stays masked.
-            let values = block.currentValues().map { value -> (name: String, kind: ParameterKind, value: String, line: Int, packageDefault: Bool?) in
-                guard value.kind.isSecret else { return (value.name, value.kind, value.value, value.line, nil) }
-                let isDefault = block.assignment(named: value.name)?.word.literalValue == "fate_dev"
-                return (value.name, value.kind, isDefault ? "fate_dev (the package default: give \(value.name) to pack)" : "\(value.value) (changed from the package default)",
-                        value.line, isDefault)
-            }
-            let framing: String
-            switch block.framing {
-            case .banners(let opening, let closing): framing = "between the banner lines \(opening) and \(closing)"
-            case .leadingAssignments: framing = "the first assignments after the preamble (no banner lines)"
-            }
-            if outputOptions.json {
-                try FateUpgrade.printJSON(Report(
-                    input: input, script: script.path, firstLine: block.lines.lowerBound, lastLine: block.lines.upperBound,
-                    framing: framing, lineEndings: block.hasCRLF ? "CRLF" : "LF",
-                    parameters: values.map { .init(name: $0.name, line: $0.line, kind: "\($0.kind)", value: $0.value, packageDefault: $0.packageDefault) }))
-                return
-            }
-            Console.shared.say("\(script.path), lines \(block.lines.lowerBound)–\(block.lines.upperBound), \(framing):")
-            for value in values {
-                Console.shared.say("  \(value.name.padded(to: 20)) \(value.value)")
-            }
-            if block.hasCRLF {
-                Console.shared.say("line endings: CR LF (Windows); `fate-upgrade pack` writes them as LF")
-            }
+            let report = InspectReport(input: input, script: script.path, block: block)
+            if outputOptions.json { try FateUpgrade.printJSON(report) } else { report.lines.forEach(Console.shared.say) }
         }
     }
 }
