@@ -413,6 +413,30 @@ extension UnfinishedRollbackTests {
         #expect(try String(contentsOfFile: log, encoding: .utf8).contains("still waiting for the upgrade script"))
     }
 
+    /// Another session holds the tables apply needs (a fate_flow job, an operator's LOCK TABLES): apply
+    /// waits as long as it takes, saying every 10 s what it waits on, and goes on once they are free.
+    @Test func aLockedTableGetsAHeartbeatNamingTheDatabaseAndTheRunGoesOnWhenItIsFree() throws {
+        let scenario = try ApplyRollbackTests.Scenario(.allinone)
+        defer { scenario.remove() }
+        let holding = DispatchSemaphore(value: 0)
+        let released = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            holding.signal()
+            _ = try? scenario.mysql.sql("LOCK TABLES t_queue WRITE, t_job WRITE, t_task WRITE; SELECT SLEEP(14); UNLOCK TABLES;", database: "fate_flow")
+            released.signal()
+        }
+        holding.wait()
+        usleep(500_000)
+        let started = Date()
+        let applied = try scenario.apply(["--component", "mysql"])
+        #expect(released.wait(timeout: .now() + 30) == .success)
+        #expect(applied.status == 0, "\(applied.output)")
+        #expect(Date().timeIntervalSince(started) >= 10, "apply did not wait for the lock")
+        let beat = applied.stderr.split(separator: "\n").first { $0.contains("still waiting for the database") }
+        #expect(beat?.contains("nothing from it for 10 s") == true, "\(applied.stderr)")
+        #expect(try scenario.tables().contains("f_frequency"), "the SQL ran once the tables were free")
+    }
+
     /// One word on every command that can change something: --plan, with --dry-run its alias.
     @Test func planAndDryRunAreOneFlagEverywhere() throws {
         let folder = try Support.temporaryFolder()
