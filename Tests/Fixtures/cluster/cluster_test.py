@@ -900,11 +900,36 @@ def one_journal(cl, c, name, component):
     return j
 
 
+def check_mode_run(cl, c, names, db_before, trees_before):
+    """upgrade.yml --check --diff on the untouched cluster: every host's apply --plan runs and its
+    steps are shown; nothing on any host changes and nothing staged is left behind."""
+    import glob
+    tmp_before = set(glob.glob("/tmp/fate-upgrade-check.*")) | set(glob.glob("/tmp/fate-upgrade-pack.*"))
+    rc, text, wall = cl.playbook("upgrade.yml", extra=["--check", "--diff"])
+    c.require(rc == 0, "upgrade.yml --check --diff succeeded (exit %d)" % rc)
+    plans = {"mysql": "mysql", "fateflow": "fatepython --role fateflow", "nm1": "fatepython --role nodemanager",
+             "nm2": "fatepython --role nodemanager"}
+    for n in names:
+        shown = "apply --component %s on %s: planned" % (plans[n], INV[n])
+        c.check(shown in text, "--check shows %s" % shown)
+    c.check(text.count("would: ") >= len(names), "--check lists the steps each host would run")
+    common_upgrade_checks(c, cl, text)
+    same_text(c, db_before, cl.db_snapshot(), "--check: database unchanged")
+    for n in names:
+        c.check(cl.tree(n) == trees_before[n], "--check: %s python/ unchanged" % n)
+        c.check(not (cl.hosts[n]["dir"] / "fate/.fate-upgrade").exists(), "--check: %s has no .fate-upgrade" % n)
+        c.check(not (cl.hosts[n]["dir"] / "fate-upgrade").exists(), "--check: nothing copied to %s's fate-upgrade/" % n)
+    left = (set(glob.glob("/tmp/fate-upgrade-check.*")) | set(glob.glob("/tmp/fate-upgrade-pack.*"))) - tmp_before
+    c.check(not left, "--check left no staged tool or package (%s)" % sorted(left))
+    return wall
+
+
 def scenario_full(cl, c, then_rollback=False):
     names = list(cl.hosts)
     db_before = cl.db_snapshot()
     tables_before = cl.db_tables()
     trees_before = {n: cl.tree(n) for n in names}
+    wall_check = check_mode_run(cl, c, names, db_before, trees_before) if not then_rollback else 0.0
     cl.start_sampler()
     rc, text, wall_up = cl.playbook("upgrade.yml")
     cl.stop_sampler()
@@ -950,7 +975,7 @@ def scenario_full(cl, c, then_rollback=False):
             "second run: changed=0 for every host (%s)" % {k: v.get("changed") for k, v in r2.items()})
     c.check({n: cl.journals(n) for n in names} == journals_before, "second run: no new journal anywhere")
     common_upgrade_checks(c, cl, text2)
-    return "wall: upgrade %.1f s, second run %.1f s" % (wall_up, wall2)
+    return "wall: --check %.1f s, upgrade %.1f s, second run %.1f s" % (wall_check, wall_up, wall2)
 
 
 def rollback_all(cl, c, names, db_before, tables_before, trees_before, wall_up):
