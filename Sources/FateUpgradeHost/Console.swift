@@ -16,6 +16,7 @@ public final class Console: @unchecked Sendable {
 
     private struct State {
         var jsonMode = false
+        var language = MessageCatalog.Language.english
         var closed: Set<Int32> = []
         var transcript: LogFile?
     }
@@ -28,8 +29,19 @@ public final class Console: @unchecked Sendable {
 
     public var isJSON: Bool { state.withLock { $0.jsonMode } }
 
+    /// The language of the tool's own lines (MessageCatalog); --json and children's output stay as they are.
+    public func useLanguage(_ language: MessageCatalog.Language) {
+        state.withLock { $0.language = language }
+    }
+
+    /// A line of ours as the operator reads it.
+    public func translated(_ line: String) -> String {
+        MessageCatalog.translate(line, to: state.withLock { $0.language })
+    }
+
     /// A line of the tool's own output.
     public func say(_ line: String) {
+        let line = translated(line)
         state.withLock { Self.emit(Array((line + "\n").utf8), to: $0.jsonMode ? STDERR_FILENO : STDOUT_FILENO, &$0) }
     }
 
@@ -39,15 +51,18 @@ public final class Console: @unchecked Sendable {
     }
 
     public func warn(_ message: String) {
-        state.withLock { Self.emit(Array("fate-upgrade: warning: \(message)\n".utf8), to: STDERR_FILENO, &$0) }
+        let line = translated("warning: \(message)")
+        state.withLock { Self.emit(Array("fate-upgrade: \(line)\n".utf8), to: STDERR_FILENO, &$0) }
     }
 
     /// What a run is waiting on while nothing else is said (stderr, and the transcript).
     public func waiting(_ line: String) {
+        let line = translated(line)
         state.withLock { Self.emit(Array("fate-upgrade: \(line)\n".utf8), to: STDERR_FILENO, &$0) }
     }
 
     public func error(_ line: String) {
+        let line = translated(line)
         state.withLock { Self.emit(Array("fate-upgrade: \(line)\n".utf8), to: STDERR_FILENO, &$0) }
     }
 

@@ -41,7 +41,7 @@ public enum Signals {
     /// The line said when a signal ends a run that does not defer signals: what was and was not changed.
     public static func farewell(_ line: String) {
         install()
-        fu_signals_set_farewell("\nfate-upgrade: stopped by a signal: \(line)\n")
+        fu_signals_set_farewell("\nfate-upgrade: \(Console.shared.translated("stopped by a signal: \(line)"))\n")
     }
 
     /// Throws `Interrupted` when a signal came in; call at each safe point of a deferred run.

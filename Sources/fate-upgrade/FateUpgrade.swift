@@ -32,6 +32,7 @@ struct FateUpgrade: ParsableCommand {
     /// errors keep argument-parser's message and status.
     static func main() {
         NameEncoding.useUTF8()
+        Console.shared.useLanguage(MessageCatalog.language(environment: ProcessInfo.processInfo.environment))
         Signals.install()
         // Commands that change things say otherwise, or defer signals to a point where they can say what was done.
         Signals.farewell("nothing was changed")
