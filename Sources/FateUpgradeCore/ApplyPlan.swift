@@ -29,7 +29,7 @@ public struct ApplyPlan: Sendable {
             case .extract(let package, let folder, let entries):
                 "extract \(package) into \(folder)/ (\(entries) entries; a private folder until complete, then readable by you only: the script holds DB_PASS)"
             case .snapshot(let database, let file, let tool, let estimate):
-                "snapshot database \(database) with \(tool) --single-transaction --routines --triggers into \(file) (0600, gzip; about \(sizeText(estimate)) at most)"
+                "snapshot database \(database) with \(tool) --single-transaction --skip-triggers into \(file) (0600, gzip; about \(sizeText(estimate)) at most)"
             case .recordJournal(let path): "record the journal \(path)"
             case .runScript(let command, let log, let timeout):
                 "run \(command.shownWithUser) in \(command.directory ?? "."), logging to \(log), stopped after \(timeout)"

@@ -89,7 +89,7 @@ extension FateUpgrade {
                 console.say("\(check.ok ? "ok  " : "FAIL") \(check.name.padded(to: 9)) \(check.detail)")
             }
             if !report.recorded.isEmpty { console.say("recorded as verified: \(report.recorded.joined(separator: ", "))") }
-            console.say(report.ok ? "verified: this host is \(report.mode) (\(report.role))" : "not verified: see the FAIL lines")
+            console.say(report.ok ? "verified: this host is \(report.mode == "rolled_back" ? "rolled back" : report.mode) (\(report.role))" : "not verified: see the FAIL lines")
             if json { try FateUpgrade.printJSON(report) }
             if !report.ok { throw ExitCode(1) }
         }
