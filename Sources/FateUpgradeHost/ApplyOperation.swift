@@ -555,11 +555,9 @@ public struct ApplyOperation {
     private func runScript(_ command: Command, timeout: Duration, console: Console) throws -> ScriptVerdict {
         var lines = LineSplitter()
         var verdict = ScriptVerdict(exitStatus: nil)
-        let secret = parameters.dbPass
-        let masked = { (line: [UInt8]) -> [UInt8] in
-            guard !secret.isEmpty, let text = String(bytes: line, encoding: .utf8) else { return line }
-            return Array(text.replacing( secret.revealed, with: ShellParameterBlock.mask).utf8)
-        }
+        // On bytes: a line need not be UTF-8, and a trace shows the password quoted or escaped.
+        let secret = SecretMask(parameters.dbPass.revealed)
+        let masked = { (line: [UInt8]) -> [UInt8] in secret.apply(line) }
         let handle = { (line: [UInt8]) in
             let shown = masked(line)
             verdict.note(line: String(decoding: shown, as: UTF8.self))

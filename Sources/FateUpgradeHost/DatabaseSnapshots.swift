@@ -78,7 +78,7 @@ public enum DatabaseSnapshots {
         if let signal = result.interruptedBy { throw HostError("\(tool) stopped by \(Signals.name(signal)); the partial snapshot is removed") }
         guard result.termination.succeeded else {
             let message = String(decoding: errors, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? result.termination.description
-            throw HostError("\(tool) failed: \(client.password.isEmpty ? message : message.replacing(client.password.revealed, with: ShellParameterBlock.mask))")
+            throw HostError("\(tool) failed: \(SecretMask(client.password.revealed).apply(message))")
         }
         guard counter.completed else {
             throw HostError("\(tool) exited without finishing the dump (no `-- Dump completed` line); the partial snapshot is removed")

@@ -124,7 +124,7 @@ public struct MySQLClient: Sendable {
     }
 
     private func mask(_ text: String) -> String {
-        password.isEmpty ? text : text.replacing( password.revealed, with: ShellParameterBlock.mask)
+        SecretMask(password.revealed).apply(text)
     }
 
     public func tables(in database: String) throws(HostError) -> Set<String> {
