@@ -205,12 +205,16 @@ public struct PythonTree: Sendable, Hashable {
     public var layout: PythonTreeLayout?
     /// The release its settings files come from: what tells a 1.4.4 tree from the one before it.
     public var release: FateRelease?
+    /// A settings file that is there and could not be read (too large, unreadable): then layout
+    /// and release are not known, and nothing may be judged from them.
+    public var problem: String?
 
-    public init(name: String, path: String, layout: PythonTreeLayout?, release: FateRelease?) {
+    public init(name: String, path: String, layout: PythonTreeLayout?, release: FateRelease?, problem: String? = nil) {
         self.name = name
         self.path = path
         self.layout = layout
         self.release = release
+        self.problem = problem
     }
 
     /// Whether its files are a release from before the one the upgrade installs.

@@ -60,9 +60,11 @@ public struct SiteBaseline: Sendable, Hashable {
     }
 
     public static func detect(site: [SiteFile: [UInt8]], given: FateRelease? = nil) -> SiteBaseline {
-        if let given { return SiteBaseline(release: given, differingLines: distance(site, given), alsoClose: [], given: true) }
+        // Split once: a site's file may be far larger than the release's (50 MB of comments).
+        let lines = site.mapValues(TextLines.split)
+        if let given { return SiteBaseline(release: given, differingLines: distance(lines, given), alsoClose: [], given: true) }
         let candidates: [FateRelease] = site[.settingUtils] != nil ? [.v1_4_0, .v1_4_1] : [.v1_4_2, .v1_4_3, .v1_4_4]
-        let scored = candidates.map { ($0, distance(site, $0)) }
+        let scored = candidates.map { ($0, distance(lines, $0)) }
         let best = scored.map(\.1).min()!
         let closest = scored.filter { $0.1 == best }.map(\.0)
         let release = closest.first!
@@ -70,11 +72,10 @@ public struct SiteBaseline: Sendable, Hashable {
                             alsoClose: closest.filter { !release.sameFiles.contains($0) }, given: false)
     }
 
-    static func distance(_ site: [SiteFile: [UInt8]], _ release: FateRelease) -> Int {
+    static func distance(_ site: [SiteFile: [String]], _ release: FateRelease) -> Int {
         var total = 0
-        for (file, bytes) in site {
+        for (file, ours) in site {
             let theirs = TextLines.split(release.defaultFile(file) ?? [])
-            let ours = TextLines.split(bytes)
             total += UnifiedDiff.editScript(theirs, ours).filter { $0.kind != .same }.count
         }
         return total

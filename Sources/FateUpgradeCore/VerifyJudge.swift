@@ -174,6 +174,10 @@ public struct VerifyJudge: Sendable {
     }
 
     private func pythonCheck(_ run: UpgradeJournal) -> Check {
+        // What cannot be read says nothing about the upgrade: never a reason to roll back.
+        if let problem = survey.trees["python"]?.problem {
+            return Check(name: "python", ok: false, detail: "cannot tell what python/ is: \(problem); fix that and run fate-upgrade verify again (nothing here calls for a rollback)")
+        }
         let layout = survey.trees["python"]?.layout
         let backup = survey.pythonBackup(of: run)
         // After sign-off, cleanup may have removed the old tree on purpose.

@@ -72,7 +72,7 @@ public struct FateFlowService: Sendable {
     public func expectation(since: Double?) -> FateFlowExpectation {
         let root = HostFacts.realPath(parameters.fateRoot) ?? parameters.fateRoot
         let conf = "\(parameters.fateRoot)/python/arch/conf/base_conf.yaml"
-        let parsed = (try? FileSystem.read(conf, limit: 1 << 20)).flatMap { try? BaseConf(parsing: $0, file: conf) }
+        let parsed = (try? FileSystem.read(conf, limit: BaseConf.sizeLimit)).flatMap { try? BaseConf(parsing: $0, file: conf) }
         var info = stat()
         let changed = stat(conf, &info) == 0 ? Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9 : nil
         return FateFlowExpectation(fateRoot: root, tree: "\(root)/python", httpPort: parsed?.fateFlowHTTP()?.port,
@@ -127,7 +127,7 @@ public struct FateFlowService: Sendable {
         let output = try run(command ?? self.command("start"), console: console)
         let expected = expectation(since: since)
         let conf = "\(parameters.fateRoot)/python/arch/conf/base_conf.yaml"
-        let http = (try? FileSystem.read(conf, limit: 1 << 20)).flatMap { try? BaseConf(parsing: $0, file: conf) }?.fateFlowHTTP()
+        let http = (try? FileSystem.read(conf, limit: BaseConf.sizeLimit)).flatMap { try? BaseConf(parsing: $0, file: conf) }?.fateFlowHTTP()
         let deadline = ContinuousClock.now + bound
         var lines: [String] = []
         while true {

@@ -145,7 +145,7 @@ public enum FileSystem {
     /// folder or a device.
     /// - Parameter trusted: when given, the file is opened without following a symlink and what it
     ///   says of the opened file's status (owner, mode) refuses it: the file checked is the one read.
-    public static func read(_ path: String, limit: Int = 16 << 20, allowPipe: Bool = false,
+    public static func read(_ path: String, limit: Int = BaseConf.sizeLimit, allowPipe: Bool = false,
                             trusted: ((stat) -> String?)? = nil) throws(InputError) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (trusted == nil ? 0 : O_NOFOLLOW))
         guard descriptor >= 0 else {

@@ -12,8 +12,18 @@ public enum HostFacts {
     /// The layout of a python/ tree; nil when there is no such folder.
     public static func pythonLayout(of folder: String) -> PythonTreeLayout? {
         guard FileSystem.isDirectory(folder) else { return nil }
-        let conf = try? FileSystem.read("\(folder)/arch/conf/base_conf.yaml", limit: 1 << 20)
+        let conf = try? FileSystem.read("\(folder)/arch/conf/base_conf.yaml", limit: BaseConf.sizeLimit)
         return PythonTreeLayout.judge(baseConf: conf, hasSettingUtils: FileSystem.exists("\(folder)/fate_flow/utils/setting_utils.py"))
+    }
+
+    /// Why a settings file of the tree that is there cannot be read (too large, unreadable), or nil.
+    public static func pythonTreeProblem(of folder: String) -> String? {
+        for file in SiteFile.allCases where FileSystem.exists("\(folder)/\(file.rawValue)") {
+            do { _ = try FileSystem.read("\(folder)/\(file.rawValue)", limit: BaseConf.sizeLimit) } catch {
+                return error.operatorLines.joined(separator: "; ")
+            }
+        }
+        return nil
     }
 
     /// The FATE release a python/ tree's settings files come from: the release whose files they are
@@ -21,7 +31,7 @@ public enum HostFacts {
     public static func pythonRelease(of folder: String) -> FateRelease? {
         var files: [SiteFile: [UInt8]] = [:]
         for file in SiteFile.allCases {
-            if let bytes = try? FileSystem.read("\(folder)/\(file.rawValue)", limit: 4 << 20) { files[file] = bytes }
+            if let bytes = try? FileSystem.read("\(folder)/\(file.rawValue)", limit: BaseConf.sizeLimit) { files[file] = bytes }
         }
         guard files[.baseConf] != nil else { return nil }
         return SiteBaseline.detect(site: files).release

@@ -14,7 +14,12 @@ extension PythonTree {
         for name in FileSystem.names(in: folder) where name == "python" || name.hasPrefix("python_") {
             let path = "\(folder)/\(name)"
             guard FileSystem.isRealDirectory(path) else { continue }
-            trees[name] = PythonTree(name: name, path: path, layout: HostFacts.pythonLayout(of: path), release: HostFacts.pythonRelease(of: path))
+            // A file there that cannot be read leaves the tree unknown, never judged as if it were missing.
+            if let problem = HostFacts.pythonTreeProblem(of: path) {
+                trees[name] = PythonTree(name: name, path: path, layout: .unknown, release: nil, problem: problem)
+            } else {
+                trees[name] = PythonTree(name: name, path: path, layout: HostFacts.pythonLayout(of: path), release: HostFacts.pythonRelease(of: path))
+            }
         }
         return trees
     }
@@ -88,6 +93,8 @@ public struct HostStatus: Codable, Sendable {
         public var layout: String
         /// The release its settings files come from ("1.4.2/1.4.3" where they cannot be told apart).
         public var release: String?
+        /// Why its settings files could not be read (then layout is `unknown`).
+        public var problem: String?
     }
     public struct Item: Codable, Sendable {
         public var name: String
@@ -146,7 +153,7 @@ public struct HostStatus: Codable, Sendable {
         for name in names where name == "python" || PythonBackupName.timestamp(of: name) != nil || name.hasPrefix("python_upgrade_backup") {
             guard let tree = view.trees[name] else { continue }
             let path = tree.path, release = tree.release
-            trees.append(Tree(path: path, layout: (tree.layout ?? .unknown).rawValue, release: release?.shown))
+            trees.append(Tree(path: path, layout: (tree.layout ?? .unknown).rawValue, release: release?.shown, problem: tree.problem))
             // The journals against the disk: what they say is in place must be there.
             if name == "python", let release, release != .target,
                let run = view.live.last(where: { $0.outcome == .succeeded && $0.component.touchesPython }) {
@@ -208,7 +215,7 @@ public struct HostStatus: Codable, Sendable {
             lines.append(line)
         }
         lines.append("python trees:")
-        for tree in trees { lines.append("  \(tree.path): \(tree.release.map { "FATE \($0)" } ?? tree.layout)") }
+        for tree in trees { lines.append("  \(tree.path): \(tree.problem.map { "cannot be read: \($0)" } ?? tree.release.map { "FATE \($0)" } ?? tree.layout)") }
         if !registry.isEmpty {
             let shown: [(String, String?)] = [("use_registry", registry.useRegistry.map { "\($0)" }), ("zookeeper.hosts", registry.hosts?.joined(separator: ",")),
                                               ("zookeeper.password", registry.passwordSet.map { $0 ? ShellParameterBlock.mask : "" }),
