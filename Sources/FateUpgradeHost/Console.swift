@@ -81,7 +81,9 @@ public final class Console: @unchecked Sendable {
         state.withLock { $0.transcript = log }
     }
 
+    /// Every line shown or logged, ours and children's, with control bytes made visible.
     private static func emit(_ bytes: [UInt8], to descriptor: Int32, _ state: inout State) {
+        let bytes = ControlCharacters.escaped(bytes)
         write(bytes, to: descriptor, &state)
         if let transcript = state.transcript, let failure = transcript.append(bytes) {
             write(Array("fate-upgrade: warning: \(failure); the run goes on without it\n".utf8), to: STDERR_FILENO, &state)
