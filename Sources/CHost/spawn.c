@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -62,6 +63,53 @@ static void mark_cloexec_from_3(void) {
     for (long fd = 3; fd < top; fd++) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 }
 
+/// Closes every descriptor from 3 up (the guardian never execs, so close-on-exec does nothing for it,
+/// and a pipe of ours it kept open would hold a reader of ours forever).
+static void close_from_3(void) {
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
+    struct rlimit limit;
+    long top = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY ? (long)limit.rlim_cur : 65536;
+    if (top > 1 << 20) top = 1 << 20;
+    for (long fd = 3; fd < top; fd++) close((int)fd);
+}
+
+static void kill_the_group(int signal) {
+    (void)signal;
+    kill(0, SIGKILL);
+}
+
+/// The guardian: leads the group, waits for the program, and takes the whole group down when
+/// the process that started it dies (PR_SET_PDEATHSIG). Signals sent to the group by us (Ctrl-C
+/// passed on) are for the program: the guardian ignores them. Never returns.
+static void guard(pid_t program, pid_t parent) {
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); dup2(devnull, 2); }
+    close_from_3();
+    struct sigaction ignore = {0}, killer = {0};
+    ignore.sa_handler = SIG_IGN;
+    int passed_on[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU};
+    for (size_t i = 0; i < sizeof passed_on / sizeof passed_on[0]; i++) sigaction(passed_on[i], &ignore, NULL);
+    killer.sa_handler = kill_the_group;
+    sigaction(SIGUSR1, &killer, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0);
+    if (getppid() != parent) kill(0, SIGKILL);  // it died before the line above
+    int status;
+    while (waitpid(program, &status, 0) < 0) {
+        if (errno != EINTR) _exit(127);
+    }
+    if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+    int signal = WTERMSIG(status);
+    struct sigaction deflt = {0};
+    deflt.sa_handler = SIG_DFL;
+    sigaction(signal, &deflt, NULL);
+    sigset_t just;
+    sigemptyset(&just);
+    sigaddset(&just, signal);
+    sigprocmask(SIG_UNBLOCK, &just, NULL);
+    kill(getpid(), signal);
+    _exit(128 + signal);
+}
+
 static void report_and_exit(int pipe_fd, int error) {
     ssize_t ignored = write(pipe_fd, &error, sizeof error);
     (void)ignored;
@@ -105,6 +153,13 @@ int fu_spawn(const fu_spawn_request *request, pid_t *pid) {
         sigprocmask(SIG_SETMASK, &none, NULL);
 
         if (request->new_process_group && setpgid(0, 0) != 0) report_and_exit(report, errno);
+        if (request->new_process_group && request->guard_group) {
+            pid_t parent = getppid();
+            pid_t program = fork();
+            if (program < 0) report_and_exit(report, errno);
+            if (program > 0) guard(program, parent);
+            // The program: in the guardian's group; set-up errors still go to `report`.
+        }
 
         int in = lift(request->stdin_fd), out = lift(request->stdout_fd), err = lift(request->stderr_fd);
         if (in < 0 || out < 0 || err < 0) report_and_exit(report, errno);

@@ -182,6 +182,10 @@ public struct Command: Sendable, Hashable {
     public var directory: String?
     /// Run as this user (we must be root); nil runs as we are.
     public var user: FileOwner?
+    /// The child and everything in its process group are killed when this process dies, even
+    /// by SIGKILL (a guardian leads the group): for the upgrade script, whose orphan would go on
+    /// changing the host under a following rollback.
+    public var diesWithUs = false
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String], directory: String? = nil, user: FileOwner? = nil) {
         self.executable = executable

@@ -563,9 +563,12 @@ public struct ApplyOperation {
             verdict.note(line: String(decoding: shown, as: UTF8.self))
             console.relay(shown)
         }
+        // A killed fate-upgrade takes the script and all it started with it.
+        var bound = command
+        bound.diesWithUs = true
         let result: ChildResult
         do {
-            result = try ChildProcess.run(command, timeout: timeout, mergeOutput: true, heartbeat: .init(what: "the upgrade script")) { _, chunk in
+            result = try ChildProcess.run(bound, timeout: timeout, mergeOutput: true, heartbeat: .init(what: "the upgrade script")) { _, chunk in
                 lines.feed(chunk).forEach(handle)
             }
         } catch {

@@ -158,7 +158,7 @@ public enum ChildProcess {
                     var request = fu_spawn_request(
                         path: path, argv: argvBuffer.baseAddress, envp: envpBuffer.baseAddress,
                         directory: directory, stdin_fd: inputDescriptor, stdout_fd: outPipe[1],
-                        stderr_fd: mergeOutput ? outPipe[1] : errPipe[1], new_process_group: 1,
+                        stderr_fd: mergeOutput ? outPipe[1] : errPipe[1], new_process_group: 1, guard_group: command.diesWithUs ? 1 : 0,
                         uid: command.user.map { Int64($0.uid) } ?? -1, gid: command.user.map { Int64($0.gid) } ?? -1)
                     return fu_spawn(&request, &pid)
                 } }

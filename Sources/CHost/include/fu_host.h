@@ -16,6 +16,9 @@ typedef struct {
     int stdout_fd;               ///< descriptor to become 1
     int stderr_fd;               ///< descriptor to become 2
     int new_process_group;       ///< nonzero: the child leads a new process group
+    int guard_group;             ///< nonzero (with new_process_group): a guardian leads the group and
+                                 ///< SIGKILLs all of it when we die, even by SIGKILL; the program runs
+                                 ///< in it, and the guardian exits as the program did
     long long uid;               ///< -1: keep; else setgroups(gid), setgid, setuid to these
     long long gid;
 } fu_spawn_request;
