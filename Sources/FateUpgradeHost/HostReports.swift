@@ -195,6 +195,9 @@ public struct HostStatus: Codable, Sendable {
         let snapshots = FileSystem.names(in: snapshotFolder).filter { $0.hasSuffix(".sql.gz") }.sorted().map {
             Item(name: "\(snapshotFolder)/\($0)", bytes: HostFacts.size(of: "\(snapshotFolder)/\($0)"))
         }
+        for leftover in SecretTemporaries.removedThisRun {
+            notes.append("removed \(leftover): a secret-holding temporary (the mysql option file with DB_PASS) that a run killed before it could clean up left")
+        }
         if expected == true && pids.isEmpty { notes.append("fate_flow is not running on this fateflow machine") }
         if expected == false && !pids.isEmpty { notes.append("fate_flow runs on this nodemanager machine; a cluster runs one fate_flow: stop it") }
         return HostStatus(host: hostName(), fateRoot: root, role: view.role.rawValue, runs: runs, trees: trees, registry: registry,

@@ -35,8 +35,7 @@ public struct MySQLClient: Sendable {
     /// Runs `body` with the path of a 0600 option file holding the account, in a private folder
     /// that is removed right after (also when a signal ends the run).
     func withOptionFile<T>(_ body: (String) throws(HostError) -> T) throws(HostError) -> T {
-        let temporary = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        let folder = try FileSystem.makePrivateDirectory(in: temporary, prefix: "fate-upgrade-mysql-")
+        let folder = try SecretTemporaries.make("mysql")
         let options = "\(folder)/client.cnf"
         let pending = Signals.PendingFile(path: options)
         defer {

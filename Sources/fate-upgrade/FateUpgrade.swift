@@ -34,6 +34,8 @@ struct FateUpgrade: ParsableCommand {
         NameEncoding.useUTF8()
         Console.shared.useLanguage(MessageCatalog.language(environment: ProcessInfo.processInfo.environment))
         Signals.install()
+        // Secret-holding temporaries of runs killed by SIGKILL go first.
+        SecretTemporaries.sweep()
         // Commands that change things say otherwise, or defer signals to a point where they can say what was done.
         Signals.farewell("nothing was changed")
         let console = Console.shared

@@ -333,19 +333,59 @@ import Testing
         try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
         let apply = try Support.startTool(["apply", scenario.package.path, "--component", "mysql"],
                                           environment: scenario.environment.merging(["TMPDIR": temporary.path]) { $1 })
-        let deadline = Date().addingTimeInterval(30)
-        var optionFile: String? = nil
-        while Date() < deadline, optionFile == nil {
-            optionFile = try Support.files(in: temporary).first { $0.hasPrefix("fate-upgrade-mysql-") }
-                .flatMap { folder in try? Support.files(in: temporary.appendingPathComponent(folder)).contains("client.cnf") ? folder : nil }
-            usleep(20_000)
-        }
-        #expect(optionFile != nil, "the option file never appeared")
+        let secrets = temporary.appendingPathComponent("fate-upgrade-\(geteuid())")
+        #expect(Self.waitForOptionFile(in: secrets) != nil, "the option file never appeared")
         kill(apply.pid, SIGTERM)
         let result = apply.wait(timeout: .seconds(30))
         #expect(result.termination != .exited(0))
-        let left = try Support.files(in: temporary).flatMap { try Support.files(in: temporary.appendingPathComponent($0)) }
+        let left = try Support.files(in: secrets).flatMap { try Support.files(in: secrets.appendingPathComponent($0)) }
         #expect(!left.contains("client.cnf"), "the option file is still there")
+    }
+
+    /// The mysql option file's folder, once it holds client.cnf (at most 30 s).
+    static func waitForOptionFile(in secrets: URL) -> String? {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let found = ((try? Support.files(in: secrets)) ?? []).first { $0.hasPrefix("mysql-") }
+                .flatMap { folder in ((try? Support.files(in: secrets.appendingPathComponent(folder))) ?? []).contains("client.cnf") ? folder : nil }
+            if let found { return found }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    /// SIGKILL while the option file exists: no handler runs, so it stays — in the one folder the
+    /// next run looks in, which removes it (the process that made it is gone) and says so.
+    @Test func anOptionFileLeftBySIGKILLIsRemovedByTheNextRunWhichSaysSo() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        let client = scenario.sandbox.mysqlRoot.appendingPathComponent("bin/mysql")
+        let real = try FileManager.default.destinationOfSymbolicLink(atPath: client.path)
+        try FileManager.default.removeItem(at: client)
+        try Data("#!/bin/sh\nsleep 30\nexec \(real) \"$@\"\n".utf8).write(to: client)
+        chmod(client.path, 0o755)
+        let temporary = scenario.folder.appendingPathComponent("tmp")
+        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+        let environment = scenario.environment.merging(["TMPDIR": temporary.path]) { $1 }
+        let apply = try Support.startTool(["apply", scenario.package.path, "--component", "mysql"], environment: environment)
+        let secrets = temporary.appendingPathComponent("fate-upgrade-\(geteuid())")
+        let folder = try #require(Self.waitForOptionFile(in: secrets), "the option file never appeared")
+        var info = stat()
+        #expect(lstat(secrets.path, &info) == 0 && info.st_mode & 0o777 == 0o700)
+        kill(apply.pid, SIGKILL)
+        _ = apply.wait(timeout: .seconds(30))
+        #expect(try Support.files(in: secrets.appendingPathComponent(folder)).contains("client.cnf"), "SIGKILL leaves it")
+        try FileManager.default.removeItem(at: client)
+        try FileManager.default.createSymbolicLink(atPath: client.path, withDestinationPath: real)
+        let status = try Support.tool(["status", "--fate-root", scenario.root], environment: environment)
+        #expect(status.status == 0, "\(status.output)")
+        #expect(status.stdout.contains("removed \(secrets.path)/\(folder)"), "\(status.output)")
+        #expect(!(try Support.files(in: secrets)).contains(folder))
+        // A folder of that name that is not ours is never written through.
+        try FileManager.default.removeItem(at: secrets)
+        try FileManager.default.createSymbolicLink(atPath: secrets.path, withDestinationPath: scenario.folder.path)
+        let refused = try Support.tool(["apply", scenario.package.path, "--component", "mysql", "--plan"], environment: environment)
+        #expect(refused.status != 0 && refused.stderr.contains("\(secrets.path) is not a folder of ours"), "\(refused.output)")
     }
 }
 

@@ -1,0 +1,62 @@
+import FateUpgradeCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Glibc
+import Synchronization
+
+/// Where files that hold a secret for a moment live (the mysql client's option file with DB_PASS):
+/// one folder per user, `$TMPDIR/fate-upgrade-<uid>` (0700, ours, never a symlink), and in it one
+/// folder per use named for the process that made it (`mysql-<pid>-<start ticks>-XXXXXX`). A run
+/// killed by SIGKILL, which no handler sees, leaves its folder; every later run finds it by that
+/// name, sees its process is gone, and removes it — and `status` says so.
+public enum SecretTemporaries {
+    public static var root: String {
+        let temporary = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        return "\(temporary)/fate-upgrade-\(geteuid())"
+    }
+
+    /// The per-user folder, made if missing; refused when it is not one we can trust.
+    public static func folder() throws(HostError) -> String {
+        let path = root
+        if mkdir(path, 0o700) != 0 && errno != EEXIST { throw HostError("\(path): cannot create it: \(Errno.text())") }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw HostError("\(path): \(Errno.text())") }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw HostError("\(path) is not a folder of ours (a symlink or a file put there): move it away; DB_PASS is never written through it")
+        }
+        guard info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
+            throw HostError("\(path) belongs to uid \(info.st_uid) with mode \(String(info.st_mode & 0o777, radix: 8)), not to this user with 700: move it away; DB_PASS is never written there")
+        }
+        return path
+    }
+
+    /// A new private folder for one use, named for this process.
+    public static func make(_ use: String) throws(HostError) -> String {
+        let me = getpid()
+        return try FileSystem.makePrivateDirectory(in: try folder(), prefix: "\(use)-\(me)-\(HostFacts.startTicks(of: me) ?? 0)-")
+    }
+
+    /// What runs that are gone left; removed. Each as `path (pid N)`.
+    @discardableResult
+    public static func sweep() -> [String] {
+        guard let path = try? folder() else { return [] }
+        var removed: [String] = []
+        for name in FileSystem.names(in: path) {
+            let parts = name.split(separator: "-")
+            guard parts.count >= 4, let pid = Int32(parts[1]), let ticks = UInt64(parts[2]) else { continue }
+            if HostFacts.isAlive(pid) && (ticks == 0 || HostFacts.startTicks(of: pid) == ticks) { continue }
+            let leftover = "\(path)/\(name)"
+            guard (try? AnchoredFolder(path).remove(name, kind: .folder)) != nil else { continue }
+            removed.append("\(leftover) (pid \(pid))")
+        }
+        swept.withLock { $0 += removed }
+        return removed
+    }
+
+    /// What `sweep` removed in this process, for `status`.
+    public static var removedThisRun: [String] { swept.withLock { $0 } }
+    private static let swept = Mutex<[String]>([])
+}
