@@ -186,6 +186,9 @@ public struct Command: Sendable, Hashable {
     /// by SIGKILL (a guardian leads the group): for the upgrade script, whose orphan would go on
     /// changing the host under a following rollback.
     public var diesWithUs = false
+    /// A signal we receive is not passed on: the child (one database statement that must not be
+    /// cut) finishes, and the run stops at its next safe point. Only inside `Signals.deferring`.
+    public var shielded = false
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String], directory: String? = nil, user: FileOwner? = nil) {
         self.executable = executable

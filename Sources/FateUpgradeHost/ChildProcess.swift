@@ -171,8 +171,8 @@ public enum ChildProcess {
             if !mergeOutput { close(errPipe[0]) }
             throw HostError("\(command.executable): cannot run: \(Errno.text(error))")
         }
-        fu_signals_set_child_group(pid)
-        return Running(pid: pid, stdout: outPipe[0], stderr: mergeOutput ? nil : errPipe[0])
+        if !command.shielded { fu_signals_set_child_group(pid) }
+        return Running(pid: pid, stdout: outPipe[0], stderr: mergeOutput ? nil : errPipe[0], shielded: command.shielded)
     }
 
     private static func openInput(_ input: ChildInput, for command: Command) throws(HostError) -> Int32 {
@@ -211,11 +211,14 @@ public enum ChildProcess {
         public let pid: Int32
         private let stdout: Int32
         private let stderr: Int32?
+        /// Signals we receive are not passed on (`Command.shielded`).
+        let shielded: Bool
 
-        init(pid: Int32, stdout: Int32, stderr: Int32?) {
+        init(pid: Int32, stdout: Int32, stderr: Int32?, shielded: Bool = false) {
             self.pid = pid
             self.stdout = stdout
             self.stderr = stderr
+            self.shielded = shielded
         }
 
         /// Sends a signal to the child's whole process group.
@@ -261,7 +264,7 @@ public enum ChildProcess {
                 }
                 // A signal that came before the child's group was registered is passed on here.
                 let received = fu_signals_received()
-                if received != 0, termination == nil, forwarded == 0 {
+                if received != 0, termination == nil, forwarded == 0, !shielded {
                     forwarded = received
                     kill(-pid, received)
                 }
@@ -306,7 +309,7 @@ public enum ChildProcess {
             let received = fu_signals_received()
             return ChildResult(termination: termination ?? .signaled(SIGKILL), stdout: collected[.stdout]!, stderr: collected[.stderr]!,
                                outputLeftOpen: leftOpen, timedOut: timedOut,
-                               interruptedBy: forwarded != 0 ? forwarded : (received != 0 ? received : nil))
+                               interruptedBy: forwarded != 0 ? forwarded : (received != 0 && !shielded ? received : nil))
         }
 
         private static func termination(_ status: Int32) -> Termination {

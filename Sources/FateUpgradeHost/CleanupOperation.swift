@@ -162,7 +162,7 @@ public struct CleanupOperation {
                 switch step {
                 case .dropTables(let database, let statement, let tables):
                     guard let client = view.client else { throw HostError("internal: no database client for \(statement)") }
-                    try client.run(statement, database: database)
+                    try client.runStep(statement, database: database)
                     removed += tables
                     console.say("dropped \(tables.joined(separator: ", "))")
                 case .remove(let item):

@@ -65,16 +65,25 @@ public struct MySQLClient: Sendable {
         try run(input: .bytes(Array(sql.utf8)), database: database, timeout: timeout)
     }
 
+    /// A statement that changes the database as one step of a plan (RENAME, DROP): a signal we
+    /// receive meanwhile waits for it to end, so that no step is cut; the run stops after it.
+    @discardableResult
+    public func runStep(_ sql: String, database: String? = nil) throws(HostError) -> String {
+        try run(input: .bytes(Array(sql.utf8)), database: database, timeout: timeout, shielded: true)
+    }
+
     /// Runs the SQL a file or descriptor holds (a dump being restored).
     @discardableResult
     /// - Parameter commandsOff: with the client's own commands (`\!`, `source`…) switched off where
     /// it has the switch (MariaDB's `--sandbox`, MySQL's `--commands=OFF`): for input from a file.
-    func run(input: ChildInput, database: String?, timeout: Duration, commandsOff: Bool = false) throws(HostError) -> String {
+    func run(input: ChildInput, database: String?, timeout: Duration, commandsOff: Bool = false, shielded: Bool = false) throws(HostError) -> String {
         let switchOff = commandsOff ? MySQLClient.commandSwitch(binary) : nil
         let result = try withOptionFile { (options) throws(HostError) -> ChildResult in
             var arguments = ["--defaults-extra-file=\(options)", "--batch", "--skip-column-names"] + (switchOff.map { [$0] } ?? [])
             if let database { arguments.append(database) }
-            return try ChildProcess.run(Command(binary, arguments), input: input, timeout: timeout, heartbeat: .init(what: "the database (\(shown))"))
+            var command = Command(binary, arguments)
+            command.shielded = shielded && Signals.isDeferring
+            return try ChildProcess.run(command, input: input, timeout: timeout, heartbeat: .init(what: "the database (\(shown))"))
         }
         if result.timedOut { throw HostError("\(shown): no answer within \(timeout); stopped it") }
         if let signal = result.interruptedBy { throw HostError("\(shown): stopped by \(Signals.name(signal))") }

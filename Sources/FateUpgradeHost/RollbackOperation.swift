@@ -222,7 +222,7 @@ public struct RollbackOperation {
                     case .renameFolders(let folder, let renames):
                         for rename in renames { try FileSystem.rename("\(folder)/\(rename.from)", "\(folder)/\(rename.to)") }
                     case .renameTables(let database, let statement, _):
-                        try client.run(statement, database: database)
+                        try client.runStep(statement, database: database)
                     case .stageSnapshot:
                         guard let snapshot else { throw HostError("internal: no snapshot to stage") }
                         staged = try DatabaseSnapshots.stage(snapshot)

@@ -6,6 +6,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Glibc
+import Synchronization
 
 /// The process's signal handling: one handler, in C (see fu_host.h), for SIGINT, SIGTERM and
 /// SIGHUP. By default a signal removes the registered temporary files and ends the run;
@@ -26,9 +27,15 @@ public enum Signals {
     public static func deferring<T>(_ body: () throws -> T) rethrows -> T {
         install()
         fu_signals_set_deferring(1)
-        defer { fu_signals_set_deferring(0) }
+        depth.withLock { $0 += 1 }
+        // Nested: only the outermost ends the deferring.
+        defer { if depth.withLock({ value in value -= 1; return value == 0 }) { fu_signals_set_deferring(0) } }
         return try body()
     }
+
+    /// Whether signals are deferred now (inside `deferring`).
+    public static var isDeferring: Bool { depth.withLock { $0 > 0 } }
+    private static let depth = Mutex(0)
 
     /// The signal received since the last `clear`, if any.
     public static var received: Int32? {

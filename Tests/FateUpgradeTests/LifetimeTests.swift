@@ -49,4 +49,37 @@ import Testing
         #expect(back.status == 0, "\(back.output)")
         #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
     }
+
+    /// SIGHUP (the operator's SSH session dropped) while rollback's RENAME TABLE waits on a table
+    /// another session holds: the statement is not cut; it ends when the table is free, the run
+    /// stops there with 129 and says so, and one more rollback finishes.
+    @Test func aHangUpDuringTheRenameWaitsForItThenStops() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        let tablesBefore = try scenario.tables()
+        let treeBefore = try scenario.sandbox.treeSnapshot("python")
+        #expect(try scenario.apply(["--component", "all"]).status == 0)
+        let released = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            _ = try? scenario.mysql.sql("LOCK TABLES t_job READ; SELECT SLEEP(8); UNLOCK TABLES;", database: "fate_flow")
+            released.signal()
+        }
+        let rollback = try Support.startTool(["rollback", "--fate-root", scenario.root], environment: scenario.environment)
+        let waiting = Support.waitUntil(seconds: 30) {
+            ((try? scenario.mysql.sql("SELECT info FROM information_schema.processlist WHERE info LIKE 'RENAME TABLE%'")) ?? "").contains("RENAME TABLE")
+        }
+        #expect(waiting, "the rollback never reached its RENAME TABLE")
+        kill(rollback.pid, SIGHUP)
+        let stopped = rollback.wait(timeout: .seconds(60))
+        #expect(released.wait(timeout: .now() + 30) == .success)
+        #expect(stopped.termination == .exited(129), "\(stopped.termination): \(stopped.stderrText)")
+        #expect(stopped.stderrText.contains("stopped by SIGHUP"), "\(stopped.stderrText)")
+        // The rename ran whole: every table is back as it was, none half-renamed.
+        #expect(try scenario.tables() == tablesBefore)
+        let finished = try scenario.rollback()
+        #expect(finished.status == 0, "\(finished.output)")
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
+        #expect(scenario.sandbox.isFateFlowRunning())
+    }
 }
