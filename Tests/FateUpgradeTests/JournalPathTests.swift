@@ -455,9 +455,10 @@ extension UnfinishedRollbackTests {
         }
     }
 
-    /// Ctrl-C while the database snapshot is being written: exit 130, nothing changed (the partial
-    /// dump removed, no journal, the script never run), and said so.
-    @Test func ctrlCDuringTheSnapshotExits130AndChangesNothing() throws {
+    /// Ctrl-C, SIGTERM or SIGHUP while the database snapshot is being written: exit 128+N, nothing
+    /// changed (the partial dump removed, no journal, the script never run), and said so.
+    @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
+    func aSignalDuringTheSnapshotExits128PlusNAndChangesNothing(signal: Int32) throws {
         let scenario = try ApplyRollbackTests.Scenario(.allinone)
         defer { scenario.remove() }
         // Rows enough that the dump takes a while.
@@ -467,11 +468,11 @@ extension UnfinishedRollbackTests {
         let apply = try Support.startTool(["apply", scenario.package.path, "--component", "mysql"], environment: scenario.environment)
         let snapshots = scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade/snapshots")
         let dumping = Support.waitUntil(seconds: 60) { !((try? Support.files(in: snapshots)) ?? []).isEmpty }
-        kill(apply.pid, SIGINT)
+        kill(apply.pid, signal)
         let result = apply.wait(timeout: .seconds(60))
         try #require(dumping, "the snapshot never began: \(result.stderrText)")
-        #expect(result.termination == .exited(130), "\(result.termination)\n\(result.stderrText)")
-        #expect(result.stderrText.contains("stopped by SIGINT (Ctrl-C)") && result.stderrText.contains("nothing else changed")
+        #expect(result.termination == .exited(128 + signal), "\(result.termination)\n\(result.stderrText)")
+        #expect(result.stderrText.contains("stopped by \(Signals.name(signal))") && result.stderrText.contains("nothing else changed")
                 && result.stderrText.contains("the package stays extracted in \(scenario.folder.path)/upgrade_package"), "\(result.stderrText)")
         // The database, the tree, no journal, no snapshot: as they were. Only the extracted package is there, private.
         #expect(try scenario.sandbox.treeSnapshot() == untouched.tree)
