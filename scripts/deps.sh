@@ -7,7 +7,8 @@ deps_install() {
     # readers a packed package must satisfy besides GNU tar and busybox: bsdtar (libarchive-tools);
     # pigz for the benchmark; lsof, with which FATE's own fate_flow/service.sh finds fate_flow;
     # python3-pymysql, with which the stand-in fate_flow logs in to its database as FATE's does.
-    # python3-jsonschema checks every command's --json against docs/json-schema.json.
+    # python3-jsonschema checks every command's --json against docs/json-schema.json; faketime
+    # (libfaketime) gives a run a wall clock that stands still or was set back.
     # ZooKeeper: libzookeeper-mt-dev, the C client verify asks whether fate_flow
     # is registered with (its static archive goes into the release); zookeeper, the real server the tests
     # start (Java, with slf4j-simple for its log); python3-kazoo, the client fate_flow itself registers
@@ -15,7 +16,7 @@ deps_install() {
     local packages=(libarchive-dev libyaml-dev zlib1g-dev libacl1-dev pkg-config python3 python3-yaml python3-jsonschema python3-seccomp
                     libzookeeper-mt-dev zookeeper python3-kazoo
                     dash bash tar gzip util-linux bsdutils coreutils passwd mariadb-server mariadb-client
-                    busybox-static strace file man-db pigz libarchive-tools openssh-server python3-venv lsof python3-pymysql "$@")
+                    busybox-static strace faketime file man-db pigz libarchive-tools openssh-server python3-venv lsof python3-pymysql "$@")
     local missing=()
     for package in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

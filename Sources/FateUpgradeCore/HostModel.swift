@@ -70,6 +70,9 @@ public struct UpgradeJournal: Codable, Sendable {
     }
 
     public var id: String
+    /// The run's place among this FATE_ROOT's runs (the state folder's counter, taken under its
+    /// lock): what orders them, whatever the clock said. Nil in journals from before it existed.
+    public var sequence: Int?
     public var startedAt: String
     public var finishedAt: String?
     public var host: String

@@ -102,6 +102,8 @@ public struct ApplyOperation {
     /// What is doubtful about the package itself: no SHA-256 to check it against, FATE's default DB_PASS.
     public let packageNotes: [String]
     public let id: String
+    /// The run's place among this FATE_ROOT's runs.
+    public let sequence: Int
     /// Where the package's checksum came from, when it was checked.
     public let checksum: String?
 
@@ -161,7 +163,7 @@ public struct ApplyOperation {
         interpreter = ScriptInterpreter.choose(forScript: contents.script.bytes)
         // One run per FATE_ROOT at a time, from before the journal is read until this run ends.
         lock = FileSystem.isDirectory(parameters.fateRoot) ? try StateLock(fateRoot: parameters.fateRoot, for: "apply") : nil
-        id = UpgradeJournal.newID(component: options.component, fateRoot: parameters.fateRoot)
+        (id, sequence) = UpgradeJournal.newID(component: options.component, fateRoot: parameters.fateRoot)
         var check = Preflight(component: options.component, parameters: parameters, workdir: workdir, contents: contents,
                               interpreter: interpreter, allowRoot: options.allowRoot)
         check.blockNames = block.names
@@ -403,6 +405,7 @@ public struct ApplyOperation {
                         interpreter: interpreter.shown, parameters: p.masked, before: preflight.snapshot(), log: logPath,
                         outcome: .running, warnings: warnings.isEmpty ? nil : warnings, forced: forcedNotes.isEmpty ? nil : forcedNotes.joined(separator: " "))
                     var withState = record
+                    withState.sequence = sequence
                     withState.snapshot = snapshot
                     if !options.snapshot && options.component.touchesDatabase { withState.snapshotSkipped = "--no-snapshot was given" }
                     withState.stateBefore = preflight.hostState()

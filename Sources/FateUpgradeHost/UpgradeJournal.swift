@@ -21,33 +21,45 @@ extension UpgradeJournal {
         defer { file.discard() }
         try file.write(Array(try encoder.encode(self)) + [UInt8(ascii: "\n")])
         try file.commit(overwrite: true)
-    }
-
-    /// A new run's id, `YYYYmmddHHMMSS-component`. A run in the same second as an earlier one of the
-    /// component (an apply right after a rollback, from automation) waits for the next second rather
-    /// than take that run's name: its journal, snapshot and log would be replaced. Called under the
-    /// state lock, so no other run takes the id meanwhile.
-    public static func newID(component: UpgradeComponent, fateRoot: String) -> String {
-        let state = folder(fateRoot: fateRoot)
-        var id = ""
-        for _ in 0..<30 {
-            id = "\(timestamp())-\(component.rawValue)"
-            let taken = ["\(state)/journal/\(id).json", "\(state)/logs/\(id).log", DatabaseSnapshots.file(fateRoot: fateRoot, id: id)]
-                .contains(where: FileSystem.exists)
-            if !taken { break }
-            usleep(100_000)
+        // The counter follows the journals: a later run gets a higher number.
+        if let sequence, sequence > UpgradeJournal.recordedSequence(fateRoot: fateRoot) {
+            let written = try AtomicOutputFile(path: "\(UpgradeJournal.folder(fateRoot: fateRoot))/sequence", overwrite: true, mode: 0o600, owner: owner)
+            defer { written.discard() }
+            try written.write(Array("\(sequence)\n".utf8))
+            try written.commit(overwrite: true)
         }
-        return id
     }
 
-    /// Every record under FATE_ROOT, oldest first.
+    /// A new run's id and sequence number: `YYYYmmddHHMMSS-component`, or, when a run already has
+    /// that name (two runs in one second, a clock that stands still or was set back),
+    /// `YYYYmmddHHMMSS-N-component` with N the sequence number, which no other run has: its journal,
+    /// snapshot and log are never replaced. Called under the state lock, so no other run takes
+    /// either meanwhile; the counter is kept in the state folder (and never below the journals').
+    public static func newID(component: UpgradeComponent, fateRoot: String) -> (id: String, sequence: Int) {
+        let state = folder(fateRoot: fateRoot)
+        let journals = (try? all(fateRoot: fateRoot)) ?? []
+        let sequence = max(recordedSequence(fateRoot: fateRoot), journals.compactMap(\.sequence).max() ?? 0, journals.count) + 1
+        let plain = "\(timestamp())-\(component.rawValue)"
+        let taken = ["\(state)/journal/\(plain).json", "\(state)/logs/\(plain).log", DatabaseSnapshots.file(fateRoot: fateRoot, id: plain)]
+            .contains(where: FileSystem.exists)
+        return (taken ? "\(timestamp())-\(sequence)-\(component.rawValue)" : plain, sequence)
+    }
+
+    /// The state folder's run counter (0 when there is none yet).
+    static func recordedSequence(fateRoot: String) -> Int {
+        (try? FileSystem.read("\(folder(fateRoot: fateRoot))/sequence", limit: 64))
+            .flatMap { Int(String(decoding: $0.filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self)) } ?? 0
+    }
+
+    /// Every record under FATE_ROOT, oldest first: by sequence (journals from before it first,
+    /// by name), never by a clock that may have been set back.
     public static func all(fateRoot: String) throws -> [UpgradeJournal] {
         let folder = "\(UpgradeJournal.folder(fateRoot: fateRoot))/journal"
         var info = stat()
         guard lstat(folder, &info) == 0 else { return [] }
         if let problem = untrusted(info, kind: S_IFDIR, fateRoot: fateRoot) { throw InputError(SourceLocation(file: folder), "not followed: \(problem)") }
-        let names = FileSystem.names(in: folder).filter { $0.hasSuffix(".json") }
-        return try names.map { name in
+        let names = FileSystem.names(in: folder).filter { $0.hasSuffix(".json") }.sorted()
+        let journals = try names.map { name in
             let path = "\(folder)/\(name)"
             let journal: UpgradeJournal
             do {
@@ -63,6 +75,7 @@ extension UpgradeJournal {
             }
             return journal
         }
+        return journals.enumerated().sorted { ($0.element.sequence ?? 0, $0.offset) < ($1.element.sequence ?? 0, $1.offset) }.map(\.element)
     }
 
     /// What makes a journal file or its folder one that no run of ours wrote, whoever reads it: a
@@ -83,8 +96,13 @@ extension UpgradeJournal {
     /// FATE_ROOT it was found in (an edited journal must not send rollback elsewhere).
     func problem(fateRoot: String, fileName: String) -> String? {
         let digits = id.prefix(14)
+        var rest = id.dropFirst(15)
+        // `-N-` between the time and the component: a second run with the same time (see newID).
+        if let dash = rest.firstIndex(of: "-"), !rest[..<dash].isEmpty, rest[..<dash].allSatisfy({ $0.isASCII && $0.isNumber }) {
+            rest = rest[rest.index(after: dash)...]
+        }
         guard digits.count == 14, digits.allSatisfy({ $0.isASCII && $0.isNumber }), id.dropFirst(14).first == "-",
-              UpgradeComponent(rawValue: String(id.dropFirst(15))) != nil, fileName == "\(id).json" else {
+              UpgradeComponent(rawValue: String(rest)) != nil, fileName == "\(id).json" else {
             return "its id '\(id)' is not the timestamp-component name of its file"
         }
         guard let root = HostFacts.realPath(fateRoot), HostFacts.realPath(self.fateRoot) == root else {

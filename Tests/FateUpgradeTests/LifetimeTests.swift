@@ -82,4 +82,61 @@ import Testing
         #expect(try scenario.sandbox.treeSnapshot("python") == treeBefore)
         #expect(scenario.sandbox.isFateFlowRunning())
     }
+
+    /// `fate-upgrade` under libfaketime: the wall clock as given (FAKETIME), the monotonic one real.
+    static func atTime(_ spec: String, _ arguments: [String], _ scenario: Scenario) throws -> Run {
+        try Support.run("faketime", ["-f", spec, Support.binary] + arguments,
+                        environment: scenario.environment.merging(["FAKETIME_DONT_FAKE_MONOTONIC": "1"]) { $1 })
+    }
+
+    /// A wall clock that stands still: apply, rollback and apply again in one second of it. The
+    /// second run gets an id of its own; no journal, snapshot or log of the first is replaced.
+    @Test func aFrozenClockNeverMakesARunTakeAnotherRunsName() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        let frozen = "2026-12-01 10:00:00"
+        let apply = ["apply", scenario.package.path, "--component", "mysql"]
+        #expect(try Self.atTime(frozen, apply, scenario).status == 0)
+        #expect(try Self.atTime(frozen, ["rollback", "--fate-root", scenario.root], scenario).status == 0)
+        let again = try Self.atTime(frozen, apply, scenario)
+        #expect(again.status == 0, "\(again.output)")
+        // In the order they ran (their names, both of one second, do not say it).
+        let journals = try scenario.journals().sorted { ($0["sequence"] as? Int ?? 0) < ($1["sequence"] as? Int ?? 0) }
+        let ids = journals.compactMap { $0["id"] as? String }
+        #expect(ids.count == 2 && Set(ids).count == 2, "\(ids)")
+        #expect(journals.compactMap { $0["sequence"] as? Int } == [1, 2], "\(journals.map { $0["sequence"] ?? "-" })")
+        #expect(journals.first?["rolledBack"] != nil, "the first run's journal keeps its rollback")
+        let state = scenario.sandbox.fateRoot.appendingPathComponent(".fate-upgrade")
+        for id in ids {
+            #expect(FileManager.default.fileExists(atPath: state.appendingPathComponent("logs/\(id).log").path), "\(id)")
+            #expect(FileManager.default.fileExists(atPath: state.appendingPathComponent("snapshots/\(id).sql.gz").path), "\(id)")
+        }
+        // Later commands read both: status lists them in the order they ran.
+        let status = try Support.tool(["status", "--fate-root", scenario.root, "--json"], environment: scenario.environment)
+        #expect(try JSONDecoder().decode(HostStatus.self, from: Data(status.stdout.utf8)).runs.map(\.id) == ids, "\(status.output)")
+    }
+
+    /// The clock set back a day between two runs: the later run is the later one for status and
+    /// for rollback, whatever its time says.
+    @Test func aClockSetBackDoesNotReorderTheRuns() throws {
+        let scenario = try Scenario(.allinone)
+        defer { scenario.remove() }
+        let tablesBefore = try scenario.tables()
+        let apply = ["apply", scenario.package.path, "--component", "mysql"]
+        #expect(try scenario.apply(["--component", "mysql"]).status == 0)
+        #expect(try scenario.rollback().status == 0)
+        let yesterday = "@" + Clock.local("%Y-%m-%d %H:%M:%S", Date().addingTimeInterval(-86400))
+        let later = try Self.atTime(yesterday, apply, scenario)
+        #expect(later.status == 0, "\(later.output)")
+        let journals = try scenario.journals()
+        let laterID = try #require(journals.first { $0["rolledBack"] == nil }?["id"] as? String)
+        let status = try Support.tool(["status", "--fate-root", scenario.root, "--json"], environment: scenario.environment)
+        let runs = try JSONDecoder().decode(HostStatus.self, from: Data(status.stdout.utf8)).runs
+        #expect(runs.last?.id == laterID && runs.count == 2, "\(runs.map(\.id))")
+        let plan = try scenario.rollback(["--plan"])
+        #expect(plan.stdout.contains(laterID), "\(plan.output)")
+        #expect(try scenario.rollback().status == 0)
+        #expect(try scenario.tables() == tablesBefore)
+        #expect(try scenario.journals().allSatisfy { $0["rolledBack"] != nil })
+    }
 }
