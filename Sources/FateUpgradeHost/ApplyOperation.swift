@@ -388,6 +388,7 @@ public struct ApplyOperation {
                 do {
                     let taken = try DatabaseSnapshots.take(client: preflight.client, tool: tool, database: database,
                                                            into: Path.parent(file), name: Path.name(file), timeout: options.scriptTimeout)
+                    handStateToOwner()
                     console.say("snapshot of \(database): \(taken.file), \(sizeText(taken.bytes)) (\(taken.rows.values.reduce(0, +)) rows in \(taken.rows.count) tables) in \(Int(taken.seconds * 10) / 10).\(Int(taken.seconds * 10) % 10) s")
                     snapshot = taken
                 } catch {
@@ -411,6 +412,7 @@ public struct ApplyOperation {
                     withState.stateBefore = preflight.hostState()
                     withState.home = Path.home
                     try withState.save()
+                    handStateToOwner()
                     journal = withState
                 } catch {
                     try fail(.failed, ["cannot record the journal, the script was not run: " + error.operatorLines.joined(separator: "; ")])
@@ -419,6 +421,7 @@ public struct ApplyOperation {
                 do { log = try LogFile(path: logPath) } catch {
                     console.warn("\(error.operatorLines.joined(separator: "; ")); the script's output is shown here only")
                 }
+                handStateToOwner()
                 console.attach(log)
                 let verdict = try runScript(command, timeout: timeout, console: console)
                 var record = journal!
@@ -522,6 +525,20 @@ public struct ApplyOperation {
 
     /// Into a private folder, then renamed into place; the earlier upgrade_package (it holds
     /// an earlier DB_PASS) is kept aside, readable by us only.
+    /// FATE_ROOT's owner when root runs on another user's tree (--allow-root): what this run makes
+    /// there and in the work folder is handed to that user as it is made, not only at the end, so
+    /// that a run that stops midway leaves nothing the owner cannot read or remove.
+    var treeOwner: FileOwner? {
+        guard geteuid() == 0, options.allowRoot, let owner = FileOwner.of(parameters.fateRoot), owner.uid != 0 else { return nil }
+        return owner
+    }
+
+    private func handStateToOwner() {
+        guard let owner = treeOwner else { return }
+        let state = UpgradeJournal.folder(fateRoot: parameters.fateRoot)
+        if FileSystem.exists(state) { try? FileSystem.changeOwnerOfTree(state, to: owner) }
+    }
+
     private func extract(console: Console) throws {
         let top = contents.script.path.split(separator: "/").first.map(String.init) ?? ""
         let staging = try FileSystem.makePrivateDirectory(in: workdir, prefix: ".fate-upgrade-extract-")
@@ -544,6 +561,9 @@ public struct ApplyOperation {
                     console.say("kept the existing \(target) as \(aside)")
                 }
                 try FileSystem.rename("\(staging)/\(name)", target)
+                // Root on another user's tree: the work folder (and DB_PASS in it) is the owner's, as
+                // the owner's own run would have left it, so the owner's rollback can read it.
+                if let owner = treeOwner { try FileSystem.changeOwnerOfTree(target, to: owner) }
             }
             rmdir(staging)
         } catch {

@@ -33,20 +33,34 @@ public enum SecretTemporaries {
         return path
     }
 
-    /// A new private folder for one use, named for this process.
+    /// A new private folder for one use, named for this process: its PID namespace, pid and start.
     public static func make(_ use: String) throws(HostError) -> String {
         let me = getpid()
-        return try FileSystem.makePrivateDirectory(in: try folder(), prefix: "\(use)-\(me)-\(HostFacts.startTicks(of: me) ?? 0)-")
+        return try FileSystem.makePrivateDirectory(in: try folder(), prefix: "\(use)-\(pidNamespace)-\(me)-\(HostFacts.startTicks(of: me) ?? 0)-")
     }
+
+    /// The inode of this process's PID namespace: a pid means something only within it, and /tmp
+    /// may be shared with containers that have their own (0 when it cannot be read).
+    static let pidNamespace: UInt64 = {
+        var buffer = [CChar](repeating: 0, count: 64)
+        let count = readlink("/proc/self/ns/pid", &buffer, buffer.count - 1)
+        guard count > 0 else { return 0 }
+        let text = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return UInt64(text.filter(\.isNumber)) ?? 0
+    }()
 
     /// What runs that are gone left; removed. Each as `path (pid N)`.
     @discardableResult
     public static func sweep() -> [String] {
-        guard let path = try? folder() else { return [] }
+        // Nothing to look at is not a reason to make the folder.
+        var info = stat()
+        guard lstat(root, &info) == 0, let path = try? folder() else { return [] }
         var removed: [String] = []
         for name in FileSystem.names(in: path) {
             let parts = name.split(separator: "-")
-            guard parts.count >= 4, let pid = Int32(parts[1]), let ticks = UInt64(parts[2]) else { continue }
+            // Only what a process of this PID namespace made can be judged from here.
+            guard parts.count >= 5, UInt64(parts[1]) == pidNamespace, pidNamespace != 0,
+                  let pid = Int32(parts[2]), let ticks = UInt64(parts[3]) else { continue }
             if HostFacts.isAlive(pid) && (ticks == 0 || HostFacts.startTicks(of: pid) == ticks) { continue }
             let leftover = "\(path)/\(name)"
             guard (try? AnchoredFolder(path).remove(name, kind: .folder)) != nil else { continue }

@@ -343,4 +343,38 @@ import Testing
         let status = try String(contentsOfFile: "/proc/\(server)/status", encoding: .utf8)
         #expect(status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().first == Substring("\(uid)"))
     }
+
+    /// Root with --allow-root on the owner's tree, and the script fails midway: nothing this run
+    /// made is left to root — the work folder holding DB_PASS, the state folder, the journal, the log
+    /// and the snapshot are the owner's, who can read DB_PASS where rollback looks for it (issue 23).
+    @Test func whatRootMakesOnAnotherUsersTreeIsTheirsEvenWhenTheRunStopsMidway() throws {
+        let uid = try Self.fateUser()
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let script = folder.appendingPathComponent("upgrade_script.sh")
+        let text = try String(contentsOf: Support.fixtures.appendingPathComponent("upgrade_script.sh"), encoding: .utf8)
+            .replacingOccurrences(of: "    echo \"INFO: Unpacking $PYTHON_PACKAGE_PATH into $FATE_ROOT\"",
+                                  with: "    echo \"ERROR: unpacking failed\"; exit 3")
+        try Data(text.utf8).write(to: script)
+        let scenario = try Scenario(.allinone, script: script)
+        defer { scenario.remove() }
+        chmod(scenario.folder.path, 0o755)
+        try Self.handOver(scenario)
+        let failed = try scenario.apply(["--component", "all", "--allow-root"])
+        #expect(failed.status != 0, "\(failed.output)")
+        let journal = try #require(try scenario.journals().last)
+        let work = try #require(journal["workFolder"] as? String)
+        let log = try #require(journal["log"] as? String)
+        let snapshot = try #require((journal["snapshot"] as? [String: Any])?["file"] as? String)
+        let state = scenario.root + "/.fate-upgrade"
+        for path in [work, work + "/upgrade_script.sh", state, state + "/journal", state + "/logs", log, snapshot,
+                     state + "/journal/\(journal["id"] as? String ?? "").json"] {
+            #expect(FileOwner.of(path)?.uid == uid, "\(path) belongs to uid \(FileOwner.of(path)?.uid ?? 0)")
+        }
+        let read = try Support.run("runuser", ["-u", Self.user, "--", "grep", "-c", "^DB_PASS=", work + "/upgrade_script.sh"])
+        #expect(read.status == 0 && read.stdout.hasPrefix("1"), "the owner cannot read DB_PASS where rollback looks: \(read.output)")
+        // Still private: nobody else reads it.
+        let other = try Support.run("runuser", ["-u", "nobody", "--", "cat", work + "/upgrade_script.sh"])
+        #expect(other.status != 0)
+    }
 }

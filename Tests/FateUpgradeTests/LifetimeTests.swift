@@ -64,6 +64,11 @@ import Testing
             _ = try? scenario.mysql.sql("LOCK TABLES t_job READ; SELECT SLEEP(8); UNLOCK TABLES;", database: "fate_flow")
             released.signal()
         }
+        // The lock is held before the rollback starts.
+        let holding = Support.waitUntil(seconds: 30) {
+            ((try? scenario.mysql.sql("SELECT info FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP(8)%'")) ?? "").contains("SLEEP")
+        }
+        try #require(holding, "the lock was never taken")
         let rollback = try Support.startTool(["rollback", "--fate-root", scenario.root], environment: scenario.environment)
         let waiting = Support.waitUntil(seconds: 30) {
             ((try? scenario.mysql.sql("SELECT info FROM information_schema.processlist WHERE info LIKE 'RENAME TABLE%'")) ?? "").contains("RENAME TABLE")
