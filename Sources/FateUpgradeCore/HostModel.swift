@@ -117,6 +117,9 @@ public struct UpgradeJournal: Codable, Sendable {
     /// The home folder `~` in the script's parameters stood for: the user who ran the script. The
     /// later commands read the script with it, whoever runs them.
     public var home: String?
+    /// The process group the package's script ran in (its leader's pid): while any process of it
+    /// lives, the script of this run is still changing the host.
+    public var scriptGroup: Int32?
 
     public init(id: String, startedAt: String, host: String, component: UpgradeComponent, role: String, package: String,
                 script: String, workFolder: String? = nil, interpreter: String? = nil, parameters: [String: String],

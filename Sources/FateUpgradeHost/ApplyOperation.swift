@@ -175,7 +175,9 @@ public struct ApplyOperation {
             (run.after?.backupTables ?? []).filter { !run.before.backupTables.contains($0) } + (run.outcome == .succeeded ? [] : upgradedTables.map { "\($0)_backup" })
         })
         check.run()
-        var problems: [String] = []
+        var problems: [String] = HostFacts.survivingScripts(of: earlierJournals).map { survivor in
+            "the script of the earlier run \(survivor.id) is still running (process group \(survivor.group): \(survivor.processes.joined(separator: ", "))); it changes the host still: wait for it to end, or stop it (kill -TERM -\(survivor.group))"
+        }
         var done: [UpgradeJournal] = []
         var notes: [String] = []
         do {
@@ -423,7 +425,13 @@ public struct ApplyOperation {
                 }
                 handStateToOwner()
                 console.attach(log)
-                let verdict = try runScript(command, timeout: timeout, console: console)
+                let verdict = try runScript(command, timeout: timeout, console: console) { group in
+                    // On record at once: a later run finds the script's group if it outlives us.
+                    guard var record = journal else { return }
+                    record.scriptGroup = group
+                    journal = record
+                    try? record.save()
+                }
                 var record = journal!
                 record.after = preflight.snapshot()
                 record.finishedAt = isoNow()
@@ -575,7 +583,7 @@ public struct ApplyOperation {
 
     /// The package's script with the interpreter it names, its output passed on line by line
     /// with DB_PASS masked, and judged as FATE's scripts report.
-    private func runScript(_ command: Command, timeout: Duration, console: Console) throws -> ScriptVerdict {
+    private func runScript(_ command: Command, timeout: Duration, console: Console, started: (Int32) -> Void) throws -> ScriptVerdict {
         var lines = LineSplitter()
         var verdict = ScriptVerdict(exitStatus: nil)
         // On bytes: a line need not be UTF-8, and a trace shows the password quoted or escaped.
@@ -591,7 +599,9 @@ public struct ApplyOperation {
         bound.diesWithUs = true
         let result: ChildResult
         do {
-            result = try ChildProcess.run(bound, timeout: timeout, mergeOutput: true, heartbeat: .init(what: "the upgrade script")) { _, chunk in
+            let child = try ChildProcess.start(bound, mergeOutput: true)
+            started(child.pid)
+            result = child.wait(timeout: timeout, heartbeat: .init(what: "the upgrade script")) { _, chunk in
                 lines.feed(chunk).forEach(handle)
             }
         } catch {

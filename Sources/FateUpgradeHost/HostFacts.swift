@@ -52,6 +52,28 @@ public enum HostFacts {
         return []
     }
 
+    /// The live processes of a process group, with their names: `4242 sleep`.
+    public static func processes(inGroup group: Int32) -> [String] {
+        guard group > 1 else { return [] }
+        return FileSystem.names(in: "/proc").compactMap { name -> String? in
+            guard let pid = Int32(name), let stat = try? FileSystem.read("/proc/\(pid)/stat", limit: 4096),
+                  let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+            let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
+            guard fields.count > 2, fields[0].first != UInt8(ascii: "Z"), Int32(String(decoding: fields[2], as: UTF8.self)) == group else { return nil }
+            let comm = (try? FileSystem.read("/proc/\(pid)/comm", limit: 64)).map { String(decoding: $0.filter { $0 >= 0x20 && $0 != 0x7F }, as: UTF8.self) } ?? "?"
+            return "\(pid) \(comm)"
+        }.sorted()
+    }
+
+    /// What of each run's script still runs: `(run id, group, processes)`.
+    public static func survivingScripts(of journals: [UpgradeJournal]) -> [(id: String, group: Int32, processes: [String])] {
+        journals.compactMap { run in
+            guard let group = run.scriptGroup else { return nil }
+            let alive = processes(inGroup: group)
+            return alive.isEmpty ? nil : (run.id, group, alive)
+        }
+    }
+
     /// Whether the process exists and is not a zombie.
     public static func isAlive(_ pid: Int32) -> Bool {
         guard let status = status(of: pid) else { return false }

@@ -195,6 +195,9 @@ public struct HostStatus: Codable, Sendable {
         let snapshots = FileSystem.names(in: snapshotFolder).filter { $0.hasSuffix(".sql.gz") }.sorted().map {
             Item(name: "\(snapshotFolder)/\($0)", bytes: HostFacts.size(of: "\(snapshotFolder)/\($0)"))
         }
+        for survivor in HostFacts.survivingScripts(of: view.journals) {
+            notes.append("the script of \(survivor.id) is still running (process group \(survivor.group): \(survivor.processes.joined(separator: ", "))): apply and rollback wait for it; stop it with kill -TERM -\(survivor.group)")
+        }
         for leftover in SecretTemporaries.removedThisRun {
             notes.append("removed \(leftover): a secret-holding temporary (the mysql option file with DB_PASS) that a run killed before it could clean up left")
         }

@@ -64,6 +64,10 @@ public struct RollbackOperation {
         lock = try StateLock(fateRoot: options.fateRoot, for: "rollback")
         let survey = try HostSurvey(fateRoot: options.fateRoot, package: options.package, password: options.password)
         let journals = survey.journals
+        // A script that outlived its run (its guardian killed too) would change the host under us.
+        if let survivor = HostFacts.survivingScripts(of: journals).first {
+            throw HostError("the script of \(survivor.id) is still running (process group \(survivor.group): \(survivor.processes.joined(separator: ", "))); it would change the host under the rollback: wait for it to end, or stop it (kill -TERM -\(survivor.group)); nothing was changed")
+        }
         let journal = journals.last { $0.rolledBack == nil }
         self.journal = journal
         alreadyRolledBack = journal == nil ? journals.last : nil

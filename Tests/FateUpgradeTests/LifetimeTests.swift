@@ -144,4 +144,33 @@ import Testing
         #expect(try scenario.tables() == tablesBefore)
         #expect(try scenario.journals().allSatisfy { $0["rolledBack"] != nil })
     }
+
+    /// The guardian killed too (the OOM killer, a `kill -9` of the wrong pid): the script survives in
+    /// its group. The journal names the group; status reports it, rollback refuses until it is gone.
+    @Test func aScriptThatOutlivesItsRunIsFoundBeforeAnythingChanges() throws {
+        let folder = try Support.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let script = try Self.quietAfterPauseScript(in: folder)
+        try Data(try String(contentsOf: script, encoding: .utf8).replacingOccurrences(of: "sleep 3.1416", with: "sleep 31.416").utf8).write(to: script)
+        let scenario = try Scenario(.allinone, script: script)
+        defer { scenario.remove() }
+        let apply = try Support.startTool(["apply", scenario.package.path, "--component", "fatepython", "--model-store", "database"],
+                                          environment: scenario.environment)
+        #expect(scenario.waitUntilPythonIsMovedAside())
+        var group: Int32 = 0
+        #expect(Support.waitUntil(seconds: 10) { group = Int32((try? scenario.journals().last?["scriptGroup"] as? Int) ?? 0); return group > 0 }, "no scriptGroup recorded")
+        defer { kill(-group, SIGKILL) }
+        kill(group, SIGKILL)  // the guardian
+        kill(apply.pid, SIGKILL)
+        _ = apply.wait(timeout: .seconds(30))
+        #expect(!HostFacts.processes(inGroup: group).isEmpty, "the script should survive here")
+        let refused = try scenario.rollback()
+        #expect(refused.status == 1 && refused.stderr.contains("is still running (process group \(group)") && refused.stderr.contains("kill -TERM -\(group)"), "\(refused.output)")
+        let status = try Support.tool(["status", "--fate-root", scenario.root], environment: scenario.environment)
+        #expect(status.stdout.contains("is still running (process group \(group)"), "\(status.output)")
+        kill(-group, SIGTERM)
+        #expect(Support.waitUntil(seconds: 10) { HostFacts.processes(inGroup: group).isEmpty })
+        let back = try scenario.rollback()
+        #expect(back.status == 0, "\(back.output)")
+    }
 }
