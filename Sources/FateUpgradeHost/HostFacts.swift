@@ -65,11 +65,15 @@ public enum HostFacts {
         }.sorted()
     }
 
-    /// What of each run's script still runs: `(run id, group, processes)`.
+    /// What of each run's script still runs: `(run id, group, processes)`. fate_flow, which the
+    /// script starts with `nohup … &` and which stays in its group, is the service, not the script.
     public static func survivingScripts(of journals: [UpgradeJournal]) -> [(id: String, group: Int32, processes: [String])] {
         journals.compactMap { run in
             guard let group = run.scriptGroup else { return nil }
-            let alive = processes(inGroup: group)
+            let alive = processes(inGroup: group).filter { entry in
+                guard let pid = Int32(entry.prefix { $0 != " " }), let arguments = arguments(of: pid) else { return true }
+                return !arguments.contains { Path.name($0) == "fate_flow_server.py" }
+            }
             return alive.isEmpty ? nil : (run.id, group, alive)
         }
     }
